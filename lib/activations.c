@@ -1,0 +1,22 @@
+#include "activations.h"
+
+#include <math.h>
+
+float sigmoidf(float x)
+{
+    /* Two branches so exp never overflows. */
+    if (x >= 0.0f) return 1.0f / (1.0f + expf(-x));
+    float e = expf(x);
+    return e / (1.0f + e);
+}
+
+void relu_forward(float *x, size_t n)
+{
+    for (size_t i = 0; i < n; i++) x[i] = x[i] > 0.0f ? x[i] : 0.0f;
+}
+
+void relu_backward(float *dx, const float *y, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!(y[i] > 0.0f)) dx[i] = 0.0f;
+}

@@ -1,0 +1,139 @@
+#include <math.h>
+#include <string.h>
+
+#include "activations.h"
+#include "errors.h"
+#include "linear.h"
+#include "lstm_cell.h"
+#include "step.h"
+
+/* Backward through an MLP whose forward was mlp_forward: dout is the gradient of the output; parameter
+ * gradients are accumulated; dx_out receives the gradient of the input (added to it with `accumulate`).
+ * buf_a and buf_b are ping-pong scratch for the hidden layers; dout may be one of them. */
+static void mlp_backward(float *dx_out, int accumulate, const float *dout, const float *in, float *const *act,
+                         float *const *w, float *const *gw, float *const *gb, const int *width, int layers, int B,
+                         float *buf_a, float *buf_b)
+{
+    const float *dy = dout;
+    for (int j = layers - 1; j >= 0; j--) {
+        const float *x = j ? act[j - 1] : in;
+        float *dx = j ? (dy == buf_a ? buf_b : buf_a) : dx_out;
+        linear_backward(dx, gw[j], gb[j], dy, x, w[j], B, width[j], width[j + 1], j ? 0 : accumulate);
+        if (j) relu_backward(dx, act[j - 1], (size_t)B * width[j]);
+        dy = dx;
+    }
+}
+
+/* Zeroes the rows of environments whose step began an episode: their entering state was a constant zero, so
+ * no gradient flows into the step before. */
+static void cut_at_resets(float *g, const uint8_t *first, int B, size_t row)
+{
+    for (int b = 0; b < B; b++)
+        if (first[b]) memset(g + b * row, 0, row * sizeof(float));
+}
+
+static attn_status check_finite(const float *x, size_t n, const char *what)
+{
+    if (x)
+        for (size_t i = 0; i < n; i++)
+            if (!isfinite(x[i])) return fail(ATTN_ERR_NONFINITE, "%s[%zu] is not finite", what, i);
+    return ATTN_OK;
+}
+
+static void step_backward(attn_model *m, attn_state *s, const step_record *r, const float *dlogits,
+                          const float *dvalues)
+{
+    const dims *d = &m->d;
+    const weights *w = &m->w, *g = &m->g;
+    scratch *x = &s->s;
+    const int B = s->B;
+
+    /* Heads: add their gradient to the one reaching h^p_t from the next step. */
+    if (dlogits) linear_backward(x->dph, g->pol_w, g->pol_b, dlogits, r->ph, w->pol_w, B, d->Hp, d->A, 1);
+    if (dvalues) linear_backward(x->dph, g->val_w, g->val_b, dvalues, r->ph, w->val_w, B, d->Hp, 1, 1);
+
+    /* Policy LSTM (in place on dpc: each element is read before it is overwritten). */
+    lstm_cell_backward(x->dpgates, x->dpc, x->dph, x->dpc, r->pgates, r->pc, r->pc_prev, B, d->Hp);
+    float *dz = x->dact_a;
+    linear_backward(dz, g->core_wih, g->core_b, x->dpgates, r->z, w->core_wih, B, d->Hp, 4 * d->Hp, 0);
+    linear_backward(x->dph_prev, g->core_whh, NULL, x->dpgates, r->ph_prev, w->core_whh, B, d->Hp, 4 * d->Hp, 0);
+
+    /* MLP_a, then split its input gradient into answers and queries. */
+    mlp_backward(x->da_in, 0, dz, r->a_in, r->a_act, w->a_w, g->a_w, g->a_b, d->a_width, d->a_layers, B, x->dact_a,
+                 x->dact_b);
+    const int na = d->N * d->vd, nq = d->N * d->kd;
+    float *dans = x->dact_a;
+    for (int b = 0; b < B; b++)
+        memcpy(dans + (long)b * na, x->da_in + (long)b * d->a_in, sizeof(float) * (size_t)na);
+
+    /* Attention: gradient to the queries and to the ConvLSTM output (added to the carry from the next step). */
+    attn_shape as = attention_shape(d, B);
+    attention_backward(x->dQ, x->dvh, x->attn_tmp, dans, r->maps, r->vh, m->basis, r->Q, &as);
+    for (int b = 0; b < B; b++)
+        for (int k = 0; k < nq; k++) x->dQ[(long)b * nq + k] += x->da_in[(long)b * d->a_in + na + k];
+
+    /* MLP_q: the queries came from the previous policy state. */
+    mlp_backward(x->dph_prev, 1, x->dQ, r->ph_prev, r->q_act, w->q_w, g->q_w, g->q_b, d->q_width, d->q_layers, B,
+                 x->dact_a, x->dact_b);
+
+    /* ConvLSTM: cell, then the gate convolution over [f, h_prev] (in place on dvc as above). */
+    const long cells = (long)B * d->P;
+    lstm_cell_backward(x->dvgates, x->dvc, x->dvh, x->dvc, r->vgates, r->vc, r->vc_prev, (int)cells, d->L);
+    conv_shape ls = layer_shape(d, d->nconv, B);
+    const float *f = r->conv[d->nconv - 1];
+    convlstm_concat(x->xin, f, r->vh_prev, d, B);
+    memset(x->dxin, 0, sizeof(float) * (size_t)(cells * (d->F + d->L)));
+    conv2d_backward(x->dxin, g->clstm_w, g->clstm_b, x->cols, x->dcols, x->xin, w->clstm_w, x->dvgates, &ls);
+    float *df = x->dact_a;
+    for (long p = 0; p < cells; p++) {
+        memcpy(df + p * d->F, x->dxin + p * (d->F + d->L), sizeof(float) * (size_t)d->F);
+        memcpy(x->dvh + p * d->L, x->dxin + p * (d->F + d->L) + d->F, sizeof(float) * (size_t)d->L);
+    }
+
+    /* Conv stack, top to bottom; the observation itself needs no gradient. */
+    float *dout = df, *other = x->dact_b;
+    for (int i = d->nconv - 1; i >= 0; i--) {
+        conv_shape cs = layer_shape(d, i, B);
+        relu_backward(dout, r->conv[i], (size_t)conv_rows(&cs) * cs.cout);
+        float *din = NULL;
+        if (i) {
+            din = other;
+            memset(din, 0, sizeof(float) * (size_t)((long)B * cs.ih * cs.iw * cs.cin));
+        }
+        conv2d_backward(din, g->conv_w[i], g->conv_b[i], x->cols, x->dcols, i ? r->conv[i - 1] : r->x, w->conv_w[i],
+                        dout, &cs);
+        other = dout;
+        dout = din;
+    }
+
+    /* What flows into the step before: nothing where this step reset the state. */
+    memcpy(x->dph, x->dph_prev, sizeof(float) * (size_t)B * d->Hp);
+    cut_at_resets(x->dph, r->first, B, (size_t)d->Hp);
+    cut_at_resets(x->dpc, r->first, B, (size_t)d->Hp);
+    cut_at_resets(x->dvh, r->first, B, (size_t)d->P * d->L);
+    cut_at_resets(x->dvc, r->first, B, (size_t)d->P * d->L);
+}
+
+attn_status attn_backward(attn_model *model, attn_state *state, const float *dlogits, const float *dvalues)
+{
+    attn_status st = check_not_null(model, "model");
+    if (st || (st = check_not_null(state, "state"))) return st;
+    if (state->model != model) return fail(ATTN_ERR_INVALID, "the state was created for another model");
+    if (!state->recorded)
+        return fail(ATTN_ERR_STATE, "nothing recorded: run attn_forward with ATTN_FORWARD_RECORD first");
+    const dims *d = &model->d;
+    const int T = state->recorded, B = state->B;
+    if ((st = check_finite(dlogits, (size_t)T * B * d->A, "dlogits")) ||
+        (st = check_finite(dvalues, (size_t)T * B, "dvalues")))
+        return st;
+    scratch *x = &state->s;
+    memset(x->dvh, 0, sizeof(float) * (size_t)B * d->P * d->L);
+    memset(x->dvc, 0, sizeof(float) * (size_t)B * d->P * d->L);
+    memset(x->dph, 0, sizeof(float) * (size_t)B * d->Hp);
+    memset(x->dpc, 0, sizeof(float) * (size_t)B * d->Hp);
+    for (int t = T - 1; t >= 0; t--)
+        step_backward(model, state, &state->tape[t], dlogits ? dlogits + (size_t)t * B * d->A : NULL,
+                      dvalues ? dvalues + (size_t)t * B : NULL);
+    state->recorded = 0;
+    return ATTN_OK;
+}

@@ -1,0 +1,299 @@
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "errors.h"
+
+static void set_conv(attn_config *c, int i, int out, int k, int stride, int pad)
+{
+    c->conv_out[i] = out;
+    c->conv_k[i] = k;
+    c->conv_stride[i] = stride;
+    c->conv_pad[i] = pad;
+}
+
+/* The presets of ../shared/spec/architecture.md. */
+static attn_status fill_preset(attn_config *c, attn_preset preset)
+{
+    memset(c, 0, sizeof *c);
+    c->obs_type = ATTN_OBS_U8;
+    c->num_queries = 4;
+    c->key_channels = 8;
+    c->mlp_layers[ATTN_MLP_QUERY] = 1;
+    c->mlp_hidden[ATTN_MLP_QUERY][0] = 128;
+    c->mlp_layers[ATTN_MLP_ANSWER] = 1;
+    switch (preset) {
+    case ATTN_PRESET_ATARI:
+    case ATTN_PRESET_ATARI84:
+        c->obs_h = preset == ATTN_PRESET_ATARI ? 210 : 84;
+        c->obs_w = preset == ATTN_PRESET_ATARI ? 160 : 84;
+        c->obs_c = 3;
+        c->num_actions = 18;
+        c->conv_layers = 2;
+        set_conv(c, 0, 32, 8, 4, 1);
+        set_conv(c, 1, 64, 4, 2, 2);
+        c->lstm_channels = 128;
+        c->basis_u = c->basis_v = 8;
+        c->mlp_hidden[ATTN_MLP_ANSWER][0] = 512;
+        c->core_units = 256;
+        return ATTN_OK;
+    case ATTN_PRESET_MINATAR:
+        c->obs_h = c->obs_w = 10;
+        c->obs_c = 6;
+        c->num_actions = 6;
+        c->conv_layers = 1;
+        set_conv(c, 0, 16, 3, 1, 1);
+        c->lstm_channels = 32;
+        c->basis_u = c->basis_v = 4;
+        c->mlp_hidden[ATTN_MLP_ANSWER][0] = 256;
+        c->core_units = 128;
+        return ATTN_OK;
+    }
+    return fail(ATTN_ERR_INVALID, "unknown preset %d", (int)preset);
+}
+
+attn_status attn_config_create(attn_config **out, attn_preset preset)
+{
+    attn_status st = check_not_null(out, "out");
+    if (st) return st;
+    *out = NULL;
+    attn_config *c = malloc(sizeof *c);
+    if (!c) return fail(ATTN_ERR_NOMEM, "cannot allocate a configuration");
+    st = fill_preset(c, preset);
+    if (st) {
+        free(c);
+        return st;
+    }
+    *out = c;
+    return ATTN_OK;
+}
+
+void attn_config_destroy(attn_config *cfg) { free(cfg); }
+
+attn_status attn_config_clone(attn_config **out, const attn_config *cfg)
+{
+    attn_status st = check_not_null(out, "out");
+    if (st) return st;
+    *out = NULL;
+    if ((st = check_not_null(cfg, "cfg"))) return st;
+    attn_config *c = malloc(sizeof *c);
+    if (!c) return fail(ATTN_ERR_NOMEM, "cannot allocate a configuration");
+    *c = *cfg;
+    *out = c;
+    return ATTN_OK;
+}
+
+/* Generous upper bound on any single size, so products of sizes cannot overflow size_t arithmetic. */
+#define MAX_SIZE 65536
+
+/* The address of the field behind a settable key, with its smallest allowed value. */
+static int *field(attn_config *c, attn_config_key key, int *min)
+{
+    *min = 1;
+    switch (key) {
+    case ATTN_CFG_OBS_H: return &c->obs_h;
+    case ATTN_CFG_OBS_W: return &c->obs_w;
+    case ATTN_CFG_OBS_C: return &c->obs_c;
+    case ATTN_CFG_OBS_TYPE: *min = 0; return &c->obs_type;
+    case ATTN_CFG_NUM_ACTIONS: return &c->num_actions;
+    case ATTN_CFG_CONV_LAYERS: return &c->conv_layers;
+    case ATTN_CFG_LSTM_CHANNELS: return &c->lstm_channels;
+    case ATTN_CFG_KEY_CHANNELS: return &c->key_channels;
+    case ATTN_CFG_BASIS_U: return &c->basis_u;
+    case ATTN_CFG_BASIS_V: return &c->basis_v;
+    case ATTN_CFG_NUM_QUERIES: return &c->num_queries;
+    case ATTN_CFG_CORE_UNITS: return &c->core_units;
+    case ATTN_CFG_QUERY_LAYERS: *min = 0; return &c->mlp_layers[ATTN_MLP_QUERY];
+    case ATTN_CFG_ANSWER_LAYERS: *min = 0; return &c->mlp_layers[ATTN_MLP_ANSWER];
+    case ATTN_CFG_THREADS: *min = 0; return &c->threads;
+    case ATTN_CFG_GRID_H:
+    case ATTN_CFG_GRID_W: return NULL;
+    }
+    return NULL;
+}
+
+static int max_for(attn_config_key key)
+{
+    switch (key) {
+    case ATTN_CFG_OBS_TYPE: return ATTN_OBS_F32;
+    case ATTN_CFG_CONV_LAYERS: return ATTN_MAX_CONV_LAYERS;
+    case ATTN_CFG_QUERY_LAYERS:
+    case ATTN_CFG_ANSWER_LAYERS: return ATTN_MAX_MLP_HIDDEN;
+    case ATTN_CFG_THREADS: return 1024;
+    default: return MAX_SIZE;
+    }
+}
+
+attn_status attn_config_set(attn_config *cfg, attn_config_key key, int value)
+{
+    attn_status st = check_not_null(cfg, "cfg");
+    if (st) return st;
+    int min;
+    int *f = field(cfg, key, &min);
+    if (!f) {
+        if (key == ATTN_CFG_GRID_H || key == ATTN_CFG_GRID_W)
+            return fail(ATTN_ERR_INVALID, "configuration key %d is read-only (derived from the conv stack)",
+                        (int)key);
+        return fail(ATTN_ERR_INVALID, "unknown configuration key %d", (int)key);
+    }
+    if (value < min || value > max_for(key))
+        return fail(ATTN_ERR_INVALID, "configuration key %d: value %d outside [%d, %d]", (int)key, value, min,
+                    max_for(key));
+    *f = value;
+    return ATTN_OK;
+}
+
+attn_status attn_config_get(const attn_config *cfg, attn_config_key key, int *value)
+{
+    attn_status st = check_not_null(cfg, "cfg");
+    if (st || (st = check_not_null(value, "value"))) return st;
+    if (key == ATTN_CFG_GRID_H || key == ATTN_CFG_GRID_W) {
+        dims d;
+        if ((st = config_dims(cfg, &d))) return st;
+        *value = key == ATTN_CFG_GRID_H ? d.gh : d.gw;
+        return ATTN_OK;
+    }
+    int min;
+    int *f = field((attn_config *)cfg, key, &min);
+    if (!f) return fail(ATTN_ERR_INVALID, "unknown configuration key %d", (int)key);
+    *value = *f;
+    return ATTN_OK;
+}
+
+attn_status attn_config_set_conv(attn_config *cfg, int layer, int out_channels, int kernel, int stride, int padding)
+{
+    attn_status st = check_not_null(cfg, "cfg");
+    if (st) return st;
+    if (layer < 0 || layer >= cfg->conv_layers)
+        return fail(ATTN_ERR_INVALID, "conv layer %d outside [0, %d): set ATTN_CFG_CONV_LAYERS first", layer,
+                    cfg->conv_layers);
+    if (out_channels < 1 || out_channels > MAX_SIZE || kernel < 1 || kernel > 64 || stride < 1 || stride > 64 ||
+        padding < 0 || padding >= kernel)
+        return fail(ATTN_ERR_INVALID,
+                    "conv layer %d: out %d, kernel %d, stride %d, padding %d (need out >= 1, 1 <= kernel, stride "
+                    "<= 64, 0 <= padding < kernel)",
+                    layer, out_channels, kernel, stride, padding);
+    set_conv(cfg, layer, out_channels, kernel, stride, padding);
+    return ATTN_OK;
+}
+
+attn_status attn_config_get_conv(const attn_config *cfg, int layer, int *out_channels, int *kernel, int *stride,
+                                 int *padding)
+{
+    attn_status st = check_not_null(cfg, "cfg");
+    if (st) return st;
+    if (layer < 0 || layer >= cfg->conv_layers)
+        return fail(ATTN_ERR_INVALID, "conv layer %d outside [0, %d)", layer, cfg->conv_layers);
+    if (out_channels) *out_channels = cfg->conv_out[layer];
+    if (kernel) *kernel = cfg->conv_k[layer];
+    if (stride) *stride = cfg->conv_stride[layer];
+    if (padding) *padding = cfg->conv_pad[layer];
+    return ATTN_OK;
+}
+
+static attn_status check_mlp(const attn_config *cfg, attn_mlp mlp, int layer)
+{
+    if (mlp != ATTN_MLP_QUERY && mlp != ATTN_MLP_ANSWER) return fail(ATTN_ERR_INVALID, "unknown MLP %d", (int)mlp);
+    if (layer < 0 || layer >= cfg->mlp_layers[mlp])
+        return fail(ATTN_ERR_INVALID, "MLP hidden layer %d outside [0, %d): set the MLP's layer count first", layer,
+                    cfg->mlp_layers[mlp]);
+    return ATTN_OK;
+}
+
+attn_status attn_config_set_mlp_hidden(attn_config *cfg, attn_mlp mlp, int layer, int width)
+{
+    attn_status st = check_not_null(cfg, "cfg");
+    if (st || (st = check_mlp(cfg, mlp, layer))) return st;
+    if (width < 1 || width > MAX_SIZE)
+        return fail(ATTN_ERR_INVALID, "MLP hidden width %d outside [1, %d]", width, MAX_SIZE);
+    cfg->mlp_hidden[mlp][layer] = width;
+    return ATTN_OK;
+}
+
+attn_status attn_config_get_mlp_hidden(const attn_config *cfg, attn_mlp mlp, int layer, int *width)
+{
+    attn_status st = check_not_null(cfg, "cfg");
+    if (st || (st = check_not_null(width, "width")) || (st = check_mlp(cfg, mlp, layer))) return st;
+    *width = cfg->mlp_hidden[mlp][layer];
+    return ATTN_OK;
+}
+
+attn_status config_dims(const attn_config *c, dims *d)
+{
+    memset(d, 0, sizeof *d);
+    d->H = c->obs_h;
+    d->W = c->obs_w;
+    d->C = c->obs_c;
+    d->A = c->num_actions;
+    d->nconv = c->conv_layers;
+    if (d->nconv < 1 || d->nconv > ATTN_MAX_CONV_LAYERS)
+        return fail(ATTN_ERR_INVALID, "conv layers %d outside [1, %d]", d->nconv, ATTN_MAX_CONV_LAYERS);
+    int h = d->H, w = d->W, ch = d->C;
+    for (int i = 0; i < d->nconv; i++) {
+        d->cin[i] = ch;
+        d->cout[i] = c->conv_out[i];
+        d->k[i] = c->conv_k[i];
+        d->stride[i] = c->conv_stride[i];
+        d->pad[i] = c->conv_pad[i];
+        if (d->cout[i] < 1 || d->k[i] < 1 || d->stride[i] < 1)
+            return fail(ATTN_ERR_INVALID, "conv layer %d is not set (out %d, kernel %d, stride %d)", i, d->cout[i],
+                        d->k[i], d->stride[i]);
+        d->ih[i] = h;
+        d->iw[i] = w;
+        if (h + 2 * d->pad[i] < d->k[i] || w + 2 * d->pad[i] < d->k[i])
+            return fail(ATTN_ERR_INVALID, "conv layer %d: kernel %d larger than its padded %d×%d input", i, d->k[i],
+                        h + 2 * d->pad[i], w + 2 * d->pad[i]);
+        h = (h + 2 * d->pad[i] - d->k[i]) / d->stride[i] + 1;
+        w = (w + 2 * d->pad[i] - d->k[i]) / d->stride[i] + 1;
+        d->oh[i] = h;
+        d->ow[i] = w;
+        ch = d->cout[i];
+    }
+    d->F = ch;
+    d->gh = h;
+    d->gw = w;
+    d->P = h * w;
+    d->L = c->lstm_channels;
+    d->ck = c->key_channels;
+    d->cv = d->L - d->ck;
+    if (d->cv < 1)
+        return fail(ATTN_ERR_INVALID, "key channels %d leave no value channels of %d ConvLSTM channels", d->ck,
+                    d->L);
+    d->U = c->basis_u;
+    d->V = c->basis_v;
+    d->cs = d->U * d->V;
+    d->N = c->num_queries;
+    d->kd = d->ck + d->cs;
+    d->vd = d->cv + d->cs;
+    d->Hp = c->core_units;
+    d->q_layers = c->mlp_layers[ATTN_MLP_QUERY] + 1;
+    d->a_layers = c->mlp_layers[ATTN_MLP_ANSWER] + 1;
+    d->a_in = d->N * d->vd + d->N * d->kd + 1 + d->A;
+    d->q_width[0] = d->Hp;
+    d->a_width[0] = d->a_in;
+    for (int j = 0; j + 1 < d->q_layers; j++) {
+        d->q_width[j + 1] = c->mlp_hidden[ATTN_MLP_QUERY][j];
+        if (d->q_width[j + 1] < 1) return fail(ATTN_ERR_INVALID, "query MLP hidden layer %d is not set", j);
+    }
+    for (int j = 0; j + 1 < d->a_layers; j++) {
+        d->a_width[j + 1] = c->mlp_hidden[ATTN_MLP_ANSWER][j];
+        if (d->a_width[j + 1] < 1) return fail(ATTN_ERR_INVALID, "answer MLP hidden layer %d is not set", j);
+    }
+    d->q_width[d->q_layers] = d->N * d->kd;
+    d->a_width[d->a_layers] = d->Hp;
+    /* Every buffer is a product of at most a few of these sizes per environment; refuse a configuration whose
+     * single activation tensor per environment would exceed 2^31 floats. */
+    if ((double)d->P * 4.0 * d->L * 9.0 * (d->F + d->L) > 2147483647.0 ||
+        (double)d->H * d->W * d->C > 2147483647.0)
+        return fail(ATTN_ERR_INVALID, "configuration too large");
+    return ATTN_OK;
+}
+
+attn_status attn_config_validate(const attn_config *cfg)
+{
+    attn_status st = check_not_null(cfg, "cfg");
+    if (st) return st;
+    dims d;
+    return config_dims(cfg, &d);
+}

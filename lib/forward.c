@@ -1,0 +1,186 @@
+#include <math.h>
+#include <string.h>
+
+#include "activations.h"
+#include "attention.h"
+#include "conv.h"
+#include "errors.h"
+#include "linear.h"
+#include "lstm_cell.h"
+#include "model.h"
+#include "step.h"
+
+conv_shape layer_shape(const dims *d, int i, int B)
+{
+    if (i == d->nconv)
+        return (conv_shape){B, d->gh, d->gw, d->F + d->L, 4 * d->L, 3, 1, 1, d->gh, d->gw};
+    return (conv_shape){B, d->ih[i], d->iw[i], d->cin[i], d->cout[i], d->k[i], d->stride[i], d->pad[i], d->oh[i],
+                        d->ow[i]};
+}
+
+void convlstm_concat(float *xin, const float *f, const float *h_prev, const dims *d, int B)
+{
+    const int F = d->F, L = d->L;
+    for (long p = 0; p < (long)B * d->P; p++) {
+        memcpy(xin + p * (F + L), f + p * F, sizeof(float) * (size_t)F);
+        memcpy(xin + p * (F + L) + F, h_prev + p * L, sizeof(float) * (size_t)L);
+    }
+}
+
+attn_shape attention_shape(const dims *d, int B) { return (attn_shape){B, d->P, d->L, d->ck, d->cs, d->N}; }
+
+static attn_status validate(const attn_model *m, const attn_state *s, attn_forward_mode mode, const void *obs,
+                            size_t obs_bytes, const float *prev_reward, const int32_t *prev_action)
+{
+    attn_status st = check_not_null(m, "model");
+    if (st || (st = check_not_null(s, "state")) || (st = check_not_null(obs, "obs"))) return st;
+    if (s->model != m) return fail(ATTN_ERR_INVALID, "the state was created for another model");
+    if (mode != ATTN_FORWARD_ACT && mode != ATTN_FORWARD_RECORD)
+        return fail(ATTN_ERR_INVALID, "unknown forward mode %d", (int)mode);
+    const dims *d = &m->d;
+    size_t pixels = (size_t)s->B * d->H * d->W * d->C;
+    size_t want = pixels * (m->cfg.obs_type == ATTN_OBS_U8 ? 1 : sizeof(float));
+    if (obs_bytes != want)
+        return fail(ATTN_ERR_SIZE, "obs_bytes is %zu; %d environments of %d×%d×%d %s need %zu", obs_bytes, s->B, d->H,
+                    d->W, d->C, m->cfg.obs_type == ATTN_OBS_U8 ? "uint8" : "float32", want);
+    if (mode == ATTN_FORWARD_RECORD && s->recorded >= s->T)
+        return fail(ATTN_ERR_SIZE, "the tape is full: %d steps recorded of at most %d (call attn_backward)",
+                    s->recorded, s->T);
+    if (mode == ATTN_FORWARD_ACT && s->recorded)
+        return fail(ATTN_ERR_STATE, "an acting step would break the %d recorded steps; call attn_backward or "
+                                    "attn_state_clear_tape first", s->recorded);
+    if (m->cfg.obs_type == ATTN_OBS_F32) {
+        const float *o = obs;
+        for (size_t i = 0; i < pixels; i++)
+            if (!isfinite(o[i])) return fail(ATTN_ERR_NONFINITE, "observation value %zu is not finite", i);
+    }
+    for (int b = 0; b < s->B; b++) {
+        if (prev_reward && !isfinite(prev_reward[b]))
+            return fail(ATTN_ERR_NONFINITE, "prev_reward[%d] is not finite", b);
+        if (prev_action && (prev_action[b] < ATTN_NO_ACTION || prev_action[b] >= d->A))
+            return fail(ATTN_ERR_INVALID, "prev_action[%d] = %d outside [0, %d) and not ATTN_NO_ACTION", b,
+                        prev_action[b], d->A);
+    }
+    return ATTN_OK;
+}
+
+/* Copies the state entering the step into the record, zeroing environments that start an episode, so the
+ * backward pass sees exactly what the forward used. */
+static void enter_step(step_record *r, const attn_state *s, const dims *d, const float *prev_reward,
+                       const int32_t *prev_action, const uint8_t *first)
+{
+    const size_t vs = (size_t)d->P * d->L, ps = (size_t)d->Hp;
+    for (int b = 0; b < s->B; b++) {
+        int reset = first && first[b];
+        r->first[b] = (uint8_t)reset;
+        r->prev_reward[b] = reset || !prev_reward ? 0.0f : prev_reward[b];
+        r->prev_action[b] = reset || !prev_action ? ATTN_NO_ACTION : prev_action[b];
+        if (reset) {
+            memset(r->vh_prev + b * vs, 0, vs * sizeof(float));
+            memset(r->vc_prev + b * vs, 0, vs * sizeof(float));
+            memset(r->ph_prev + b * ps, 0, ps * sizeof(float));
+            memset(r->pc_prev + b * ps, 0, ps * sizeof(float));
+        } else {
+            memcpy(r->vh_prev + b * vs, s->vh + b * vs, vs * sizeof(float));
+            memcpy(r->vc_prev + b * vs, s->vc + b * vs, vs * sizeof(float));
+            memcpy(r->ph_prev + b * ps, s->ph + b * ps, ps * sizeof(float));
+            memcpy(r->pc_prev + b * ps, s->pc + b * ps, ps * sizeof(float));
+        }
+    }
+}
+
+static void load_obs(float *x, const void *obs, int obs_type, size_t n)
+{
+    if (obs_type == ATTN_OBS_U8) {
+        const uint8_t *o = obs;
+        for (size_t i = 0; i < n; i++) x[i] = (float)o[i] * (1.0f / 255.0f);
+    } else {
+        memcpy(x, obs, n * sizeof(float));
+    }
+}
+
+/* MLP over a batch: layer j maps width[j] → width[j+1], ReLU after every layer but the last. Hidden
+ * activations go to act[j]; the output to `out`. */
+static void mlp_forward(float *out, float *const *act, const float *in, float *const *w, float *const *b,
+                        const int *width, int layers, int B)
+{
+    const float *x = in;
+    for (int j = 0; j < layers; j++) {
+        float *y = j + 1 < layers ? act[j] : out;
+        linear_forward(y, x, w[j], b[j], B, width[j], width[j + 1], 0);
+        if (j + 1 < layers) relu_forward(y, (size_t)B * width[j + 1]);
+        x = y;
+    }
+}
+
+/* a_in [B][N·vd + N·kd + 1 + A] = [answers, queries, previous reward, one-hot previous action]. */
+static void answer_input(float *a_in, const step_record *r, const dims *d, int B)
+{
+    const int na = d->N * d->vd, nq = d->N * d->kd;
+    for (int b = 0; b < B; b++) {
+        float *row = a_in + (long)b * d->a_in;
+        memcpy(row, r->ans + (long)b * na, sizeof(float) * (size_t)na);
+        memcpy(row + na, r->Q + (long)b * nq, sizeof(float) * (size_t)nq);
+        row[na + nq] = r->prev_reward[b];
+        float *onehot = row + na + nq + 1;
+        memset(onehot, 0, sizeof(float) * (size_t)d->A);
+        if (r->prev_action[b] != ATTN_NO_ACTION) onehot[r->prev_action[b]] = 1.0f;
+    }
+}
+
+static void step_forward(const attn_model *m, attn_state *s, step_record *r, float *logits, float *values)
+{
+    const dims *d = &m->d;
+    const weights *w = &m->w;
+    const int B = s->B;
+
+    /* Vision: conv stack, then the ConvLSTM over [f, h_prev]. */
+    const float *in = r->x;
+    for (int i = 0; i < d->nconv; i++) {
+        conv_shape cs = layer_shape(d, i, B);
+        conv2d_forward(r->conv[i], s->s.cols, in, w->conv_w[i], w->conv_b[i], &cs);
+        relu_forward(r->conv[i], (size_t)conv_rows(&cs) * cs.cout);
+        in = r->conv[i];
+    }
+    conv_shape ls = layer_shape(d, d->nconv, B);
+    convlstm_concat(s->s.xin, in, r->vh_prev, d, B);
+    conv2d_forward(r->vgates, s->s.cols, s->s.xin, w->clstm_w, w->clstm_b, &ls);
+    lstm_cell_forward(r->vh, r->vc, r->vgates, r->vc_prev, B * d->P, d->L);
+
+    /* Top-down queries from the previous policy state, attention over keys and values. */
+    mlp_forward(r->Q, r->q_act, r->ph_prev, w->q_w, w->q_b, d->q_width, d->q_layers, B);
+    attn_shape as = attention_shape(d, B);
+    attention_forward(r->maps, r->ans, r->vh, m->basis, r->Q, &as);
+
+    /* Policy core and heads. */
+    answer_input(r->a_in, r, d, B);
+    mlp_forward(r->z, r->a_act, r->a_in, w->a_w, w->a_b, d->a_width, d->a_layers, B);
+    linear_forward(r->pgates, r->z, w->core_wih, w->core_b, B, d->Hp, 4 * d->Hp, 0);
+    linear_forward(r->pgates, r->ph_prev, w->core_whh, NULL, B, d->Hp, 4 * d->Hp, 1);
+    lstm_cell_forward(r->ph, r->pc, r->pgates, r->pc_prev, B, d->Hp);
+    if (logits) linear_forward(logits, r->ph, w->pol_w, w->pol_b, B, d->Hp, d->A, 0);
+    if (values) linear_forward(values, r->ph, w->val_w, w->val_b, B, d->Hp, 1, 0);
+}
+
+attn_status attn_forward(attn_model *model, attn_state *state, attn_forward_mode mode, const void *obs,
+                         size_t obs_bytes, const float *prev_reward, const int32_t *prev_action,
+                         const uint8_t *first, float *logits, float *values)
+{
+    attn_status st = validate(model, state, mode, obs, obs_bytes, prev_reward, prev_action);
+    if (st) return st;
+    const dims *d = &model->d;
+    step_record *r = &state->tape[mode == ATTN_FORWARD_RECORD ? state->recorded : 0];
+    enter_step(r, state, d, prev_reward, prev_action, first);
+    load_obs(r->x, obs, model->cfg.obs_type, (size_t)state->B * d->H * d->W * d->C);
+    step_forward(model, state, r, logits, values);
+
+    size_t vs = (size_t)state->B * d->P * d->L, ps = (size_t)state->B * d->Hp;
+    memcpy(state->vh, r->vh, vs * sizeof(float));
+    memcpy(state->vc, r->vc, vs * sizeof(float));
+    memcpy(state->ph, r->ph, ps * sizeof(float));
+    memcpy(state->pc, r->pc, ps * sizeof(float));
+    memcpy(state->maps, r->maps, (size_t)state->B * d->N * d->P * sizeof(float));
+    state->stepped = 1;
+    if (mode == ATTN_FORWARD_RECORD) state->recorded++;
+    return ATTN_OK;
+}

@@ -1,0 +1,191 @@
+/* Fast kernels against slow, obviously-correct versions written here: GEMM, convolution, the spatial basis,
+ * and the softmax's invariants. Float32 build. Bound: max |fast − slow| ≤ 1e-5 · (1 + max |slow|), the float32
+ * rounding of sums of a few hundred products. */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "attention.h"
+#include "conv.h"
+#include "gemm.h"
+#include "test_util.h"
+
+static double max_abs(const float *x, size_t n)
+{
+    double m = 0.0;
+    for (size_t i = 0; i < n; i++) m = fmax(m, fabs((double)x[i]));
+    return m;
+}
+
+static void assert_close_arrays(const float *fast, const float *slow, size_t n, const char *what)
+{
+    double worst = 0.0;
+    for (size_t i = 0; i < n; i++) worst = fmax(worst, fabs((double)fast[i] - slow[i]));
+    double bound = 1e-5 * (1.0 + max_abs(slow, n));
+    printf("  %-34s max error %.2e (bound %.2e)\n", what, worst, bound);
+    assert_true(worst <= bound);
+}
+
+static void test_gemm_matches_reference(void **unused)
+{
+    (void)unused;
+    test_rng r = {21};
+    const int M = 13, N = 7, K = 29;
+    for (int ta = 0; ta < 2; ta++)
+        for (int tb = 0; tb < 2; tb++)
+            for (int acc = 0; acc < 2; acc++) {
+                /* Row strides larger than the rows, as when a GEMM reads a slice of a wider buffer. */
+                int lda = (ta ? M : K) + 3, ldb = (tb ? K : N) + 2, ldc = N + 5;
+                float *A = malloc(sizeof(float) * (size_t)(ta ? K : M) * lda);
+                float *B = malloc(sizeof(float) * (size_t)(tb ? N : K) * ldb);
+                float *C1 = malloc(sizeof(float) * (size_t)M * ldc), *C2 = malloc(sizeof(float) * (size_t)M * ldc);
+                fill_uniform(&r, A, (size_t)(ta ? K : M) * lda, -1, 1);
+                fill_uniform(&r, B, (size_t)(tb ? N : K) * ldb, -1, 1);
+                fill_uniform(&r, C1, (size_t)M * ldc, -1, 1);
+                memcpy(C2, C1, sizeof(float) * (size_t)M * ldc);
+                gemm(ta, tb, M, N, K, 0.75f, A, lda, B, ldb, acc ? 1.0f : 0.0f, C1, ldc);
+                gemm_reference(ta, tb, M, N, K, 0.75f, A, lda, B, ldb, acc ? 1.0f : 0.0f, C2, ldc);
+                char what[64];
+                snprintf(what, sizeof what, "gemm trans_a=%d trans_b=%d beta=%d", ta, tb, acc);
+                assert_close_arrays(C1, C2, (size_t)M * ldc, what);
+                free(A), free(B), free(C1), free(C2);
+            }
+}
+
+/* Convolution straight from its definition: out[b][oy][ox][o] = bias[o] + Σ w[o][c][ky][kx]·in[b][iy][ix][c]. */
+static void direct_conv(float *out, const float *in, const float *w, const float *bias, const conv_shape *s)
+{
+    for (int b = 0; b < s->B; b++)
+        for (int oy = 0; oy < s->oh; oy++)
+            for (int ox = 0; ox < s->ow; ox++)
+                for (int o = 0; o < s->cout; o++) {
+                    double acc = bias[o];
+                    for (int c = 0; c < s->cin; c++)
+                        for (int ky = 0; ky < s->k; ky++)
+                            for (int kx = 0; kx < s->k; kx++) {
+                                int iy = oy * s->stride - s->pad + ky, ix = ox * s->stride - s->pad + kx;
+                                if (iy < 0 || iy >= s->ih || ix < 0 || ix >= s->iw) continue;
+                                acc += (double)w[((o * s->cin + c) * s->k + ky) * s->k + kx] *
+                                       in[(((long)b * s->ih + iy) * s->iw + ix) * s->cin + c];
+                            }
+                    out[(((long)b * s->oh + oy) * s->ow + ox) * s->cout + o] = (float)acc;
+                }
+}
+
+static void test_conv_matches_definition(void **unused)
+{
+    (void)unused;
+    test_rng r = {22};
+    /* The minatar layer, the two Atari layers at a reduced input size, and an odd stride/padding mix. */
+    conv_shape shapes[] = {
+        {3, 10, 10, 6, 16, 3, 1, 1, 10, 10},
+        {2, 42, 34, 3, 32, 8, 4, 1, 10, 8},
+        {2, 10, 8, 32, 64, 4, 2, 2, 6, 5},
+        {1, 7, 9, 2, 3, 5, 3, 2, 3, 3},
+    };
+    for (size_t i = 0; i < sizeof shapes / sizeof *shapes; i++) {
+        conv_shape *s = &shapes[i];
+        assert_int_equal(s->oh, (s->ih + 2 * s->pad - s->k) / s->stride + 1);
+        assert_int_equal(s->ow, (s->iw + 2 * s->pad - s->k) / s->stride + 1);
+        size_t nin = (size_t)s->B * s->ih * s->iw * s->cin, nw = (size_t)s->cout * s->cin * s->k * s->k;
+        size_t nout = (size_t)conv_rows(s) * s->cout;
+        float *in = malloc(sizeof(float) * nin), *w = malloc(sizeof(float) * nw), *b = malloc(sizeof(float) * s->cout);
+        float *o1 = malloc(sizeof(float) * nout), *o2 = malloc(sizeof(float) * nout);
+        float *cols = malloc(sizeof(float) * (size_t)(conv_rows(s) * conv_cols(s)));
+        fill_uniform(&r, in, nin, -1, 1);
+        fill_uniform(&r, w, nw, -0.3f, 0.3f);
+        fill_uniform(&r, b, (size_t)s->cout, -0.3f, 0.3f);
+        conv2d_forward(o1, cols, in, w, b, s);
+        direct_conv(o2, in, w, b, s);
+        char what[64];
+        snprintf(what, sizeof what, "conv k%d s%d p%d %dx%dx%d", s->k, s->stride, s->pad, s->ih, s->iw, s->cin);
+        assert_close_arrays(o1, o2, nout, what);
+        free(in), free(w), free(b), free(o1), free(o2), free(cols);
+    }
+}
+
+/* col2im is the adjoint of im2col: <im2col(x), y> = <x, col2im(y)> for all x, y. */
+static void test_col2im_is_adjoint(void **unused)
+{
+    (void)unused;
+    test_rng r = {23};
+    conv_shape s = {2, 9, 7, 3, 1, 4, 2, 1, 4, 3};
+    size_t nin = (size_t)s.B * s.ih * s.iw * s.cin, ncol = (size_t)(conv_rows(&s) * conv_cols(&s));
+    float *x = malloc(sizeof(float) * nin), *y = malloc(sizeof(float) * ncol);
+    float *cx = malloc(sizeof(float) * ncol), *ty = calloc(nin, sizeof(float));
+    fill_uniform(&r, x, nin, -1, 1);
+    fill_uniform(&r, y, ncol, -1, 1);
+    im2col(cx, x, &s);
+    col2im_add(ty, y, &s);
+    double lhs = 0.0, rhs = 0.0;
+    for (size_t i = 0; i < ncol; i++) lhs += (double)cx[i] * y[i];
+    for (size_t i = 0; i < nin; i++) rhs += (double)x[i] * ty[i];
+    assert_true(fabs(lhs - rhs) <= 1e-4 * (1.0 + fabs(lhs)));
+    free(x), free(y), free(cx), free(ty);
+}
+
+static void test_spatial_basis_formula(void **unused)
+{
+    (void)unused;
+    const int h = 27, w = 20, U = 8, V = 8;
+    float *S = malloc(sizeof(float) * h * w * U * V);
+    spatial_basis(S, h, w, U, V);
+    const double pi = acos(-1.0);
+    double worst = 0.0;
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++)
+            for (int u = 1; u <= U; u++)
+                for (int v = 1; v <= V; v++) {
+                    double want = cos(pi * u * (y + 1) / h) * cos(pi * v * (x + 1) / w);
+                    worst = fmax(worst, fabs(S[(y * w + x) * U * V + (u - 1) * V + (v - 1)] - want));
+                }
+    printf("  spatial basis max error %.2e\n", worst);
+    assert_true(worst <= 1e-6);
+    /* Spot values worked by hand: at the last row and column cos(π·u)·cos(π·v) = (−1)^(u+v). */
+    assert_true(fabs(S[((h - 1) * w + (w - 1)) * U * V + 0] - 1.0f) < 1e-6);         /* u = v = 1 */
+    assert_true(fabs(S[((h - 1) * w + (w - 1)) * U * V + 1] + 1.0f) < 1e-6);         /* u = 1, v = 2 */
+    free(S);
+}
+
+static void test_softmax_maps_are_distributions(void **unused)
+{
+    (void)unused;
+    test_rng r = {24};
+    attn_shape s = {3, 100, 32, 8, 16, 4};
+    size_t nO = (size_t)s.B * s.P * s.L, nQ = (size_t)s.B * s.N * (s.ck + s.cs);
+    float *O = malloc(sizeof(float) * nO), *Q = malloc(sizeof(float) * nQ), *S = malloc(sizeof(float) * s.P * s.cs);
+    float *maps = malloc(sizeof(float) * s.B * s.N * s.P), *ans = malloc(sizeof(float) * s.B * s.N * (s.L - s.ck + s.cs));
+    fill_uniform(&r, O, nO, -1, 1);
+    /* Huge logits: a naive softmax would overflow to inf/NaN. */
+    fill_uniform(&r, Q, nQ, -300, 300);
+    spatial_basis(S, 10, 10, 4, 4);
+    attention_forward(maps, ans, O, S, Q, &s);
+    for (int m = 0; m < s.B * s.N; m++) {
+        double sum = 0.0;
+        for (int p = 0; p < s.P; p++) {
+            float v = maps[m * s.P + p];
+            assert_true(isfinite(v) && v >= 0.0f);
+            sum += v;
+        }
+        assert_true(fabs(sum - 1.0) < 1e-5);
+    }
+    free(O), free(Q), free(S), free(maps), free(ans);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_gemm_matches_reference),
+        cmocka_unit_test(test_conv_matches_definition),
+        cmocka_unit_test(test_col2im_is_adjoint),
+        cmocka_unit_test(test_spatial_basis_formula),
+        cmocka_unit_test(test_softmax_maps_are_distributions),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

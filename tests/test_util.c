@@ -1,0 +1,133 @@
+#include "test_util.h"
+
+#include <math.h>
+#include <stdlib.h>
+
+double trng_uniform(test_rng *r)
+{
+    /* splitmix64: enough for test data, and unrelated to the library's xoshiro stream. */
+    uint64_t z = (r->s += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    z ^= z >> 31;
+    return (double)(z >> 11) * (1.0 / 9007199254740992.0);
+}
+
+float trng_range(test_rng *r, float lo, float hi) { return lo + (hi - lo) * (float)trng_uniform(r); }
+
+int trng_int(test_rng *r, int n) { return (int)(trng_uniform(r) * n); }
+
+void fill_uniform(test_rng *r, float *x, size_t n, float lo, float hi)
+{
+    for (size_t i = 0; i < n; i++) x[i] = trng_range(r, lo, hi);
+}
+
+attn_config *tiny_config(void)
+{
+    attn_config *c = NULL;
+    if (attn_config_create(&c, ATTN_PRESET_MINATAR)) return NULL;
+    attn_config_set(c, ATTN_CFG_OBS_H, 6);
+    attn_config_set(c, ATTN_CFG_OBS_W, 5);
+    attn_config_set(c, ATTN_CFG_OBS_C, 3);
+    attn_config_set(c, ATTN_CFG_OBS_TYPE, ATTN_OBS_F32);
+    attn_config_set(c, ATTN_CFG_NUM_ACTIONS, 3);
+    attn_config_set(c, ATTN_CFG_CONV_LAYERS, 2);
+    attn_config_set_conv(c, 0, 4, 3, 1, 1);
+    attn_config_set_conv(c, 1, 5, 2, 2, 1); /* stride 2 and an even kernel: 6×5 → 4×3 */
+    attn_config_set(c, ATTN_CFG_LSTM_CHANNELS, 6);
+    attn_config_set(c, ATTN_CFG_KEY_CHANNELS, 2);
+    attn_config_set(c, ATTN_CFG_BASIS_U, 2);
+    attn_config_set(c, ATTN_CFG_BASIS_V, 3);
+    attn_config_set(c, ATTN_CFG_NUM_QUERIES, 2);
+    attn_config_set(c, ATTN_CFG_CORE_UNITS, 5);
+    attn_config_set_mlp_hidden(c, ATTN_MLP_QUERY, 0, 7);
+    attn_config_set(c, ATTN_CFG_ANSWER_LAYERS, 2);
+    attn_config_set_mlp_hidden(c, ATTN_MLP_ANSWER, 0, 9);
+    attn_config_set_mlp_hidden(c, ATTN_MLP_ANSWER, 1, 8);
+    attn_config_set(c, ATTN_CFG_THREADS, 1);
+    if (attn_config_validate(c)) {
+        attn_config_destroy(c);
+        return NULL;
+    }
+    return c;
+}
+
+attn_config *minatar_config(int C, int A)
+{
+    attn_config *c = NULL;
+    if (attn_config_create(&c, ATTN_PRESET_MINATAR)) return NULL;
+    attn_config_set(c, ATTN_CFG_OBS_C, C);
+    attn_config_set(c, ATTN_CFG_NUM_ACTIONS, A);
+    return c;
+}
+
+void randomize_params(attn_model *m, uint64_t seed, float scale)
+{
+    test_rng r = {seed};
+    float *params = attn_model_params(m);
+    for (int i = 0; i < attn_model_tensor_count(m); i++) {
+        int ndim;
+        int64_t shape[4];
+        size_t offset;
+        attn_model_tensor(m, i, NULL, &ndim, shape, &offset);
+        size_t numel = (size_t)(shape[0] * shape[1] * shape[2] * shape[3]);
+        /* Weights keep the fan-in scaling so activations stay in the range where gradients are informative. */
+        float bound = ndim == 1 ? 0.5f * scale : scale / sqrtf((float)(numel / (size_t)shape[0]));
+        fill_uniform(&r, params + offset, numel, -bound, bound);
+    }
+}
+
+double finite_difference(loss_fn loss, void *ctx, float *x, size_t i, float h)
+{
+    float keep = x[i];
+    x[i] = keep + h;
+    double up = loss(ctx);
+    x[i] = keep - h;
+    double down = loss(ctx);
+    x[i] = keep;
+    /* Divide by the step actually taken in float, not the nominal one. */
+    return (up - down) / ((double)(keep + h) - (double)(keep - h));
+}
+
+double gradient_error(loss_fn loss, void *ctx, float *x, const float *analytic, size_t n, size_t count, float h,
+                      double floor)
+{
+    size_t stride = count >= n ? 1 : n / count;
+    double diff = 0.0, nf = 0.0, na = 0.0;
+    for (size_t i = 0; i < n; i += stride) {
+        double fd = finite_difference(loss, ctx, x, i, h);
+        diff += (fd - analytic[i]) * (fd - analytic[i]);
+        nf += fd * fd;
+        na += (double)analytic[i] * analytic[i];
+    }
+    double scale = fmax(fmax(sqrt(nf), sqrt(na)), floor);
+    return sqrt(diff) / scale;
+}
+
+double directional_error(loss_fn loss, void *ctx, float *x, const float *analytic, size_t n, int directions,
+                         float h, uint64_t seed)
+{
+    test_rng r = {seed};
+    float *keep = malloc(sizeof(float) * n);
+    signed char *sign = malloc(n);
+    double diff = 0.0, norm = 0.0;
+    for (size_t i = 0; i < n; i++) keep[i] = x[i];
+    for (int k = 0; k < directions; k++) {
+        double an = 0.0;
+        for (size_t i = 0; i < n; i++) {
+            sign[i] = trng_uniform(&r) < 0.5 ? -1 : 1;
+            an += sign[i] * (double)analytic[i];
+        }
+        for (size_t i = 0; i < n; i++) x[i] = keep[i] + h * sign[i];
+        double up = loss(ctx);
+        for (size_t i = 0; i < n; i++) x[i] = keep[i] - h * sign[i];
+        double down = loss(ctx);
+        for (size_t i = 0; i < n; i++) x[i] = keep[i];
+        double fd = (up - down) / (2.0 * h);
+        diff += (fd - an) * (fd - an);
+        norm += fmax(fd * fd, an * an);
+    }
+    free(keep);
+    free(sign);
+    return norm > 0.0 ? sqrt(diff / norm) : 0.0;
+}

@@ -1,0 +1,50 @@
+/* Helpers shared by the test programs: seeded random data, small configurations, finite differences. */
+#ifndef ATTN_TEST_UTIL_H
+#define ATTN_TEST_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "attnagent/attnagent.h"
+
+/* Deterministic test data (the test's own generator, independent of the library's). */
+typedef struct test_rng { uint64_t s; } test_rng;
+double trng_uniform(test_rng *r);            /* [0, 1) */
+float trng_range(test_rng *r, float lo, float hi);
+int trng_int(test_rng *r, int n);            /* [0, n) */
+void fill_uniform(test_rng *r, float *x, size_t n, float lo, float hi);
+
+/* A deliberately tiny configuration (6×6×3 observation, one 3×3 conv, 6 ConvLSTM channels, 2 queries, ...)
+ * whose every tensor is small enough to check entry by entry. */
+attn_config *tiny_config(void);
+/* The minatar preset with C channels and A actions. */
+attn_config *minatar_config(int C, int A);
+
+/* Redraws every parameter: weights uniform in ±scale/sqrt(fan_in), biases in ±scale/2, so no bias sits at
+ * exactly zero and the policy head is not scaled down. */
+void randomize_params(attn_model *m, uint64_t seed, float scale);
+
+/*
+ * Central finite difference of loss(ctx) with respect to x[i]: (L(x+h) − L(x−h)) / 2h, restoring x[i].
+ * The loss is evaluated in double from float32 computations.
+ */
+typedef double (*loss_fn)(void *ctx);
+double finite_difference(loss_fn loss, void *ctx, float *x, size_t i, float h);
+
+/*
+ * Compares analytic gradients with finite differences at `count` entries of x (all entries when count >= n,
+ * else evenly spread ones). Returns the normalised error ||fd − an||₂ / max(||fd||₂, ||an||₂, floor).
+ */
+double gradient_error(loss_fn loss, void *ctx, float *x, const float *analytic, size_t n, size_t count, float h,
+                      double floor);
+
+/*
+ * The same through directional derivatives: for `directions` random ±1 directions u, compares
+ * (L(x + h·u) − L(x − h·u)) / 2h with analytic·u. Moving every entry at once makes the change in the loss
+ * about sqrt(n) times larger than a single entry's, lifting it far above float32 rounding noise. Returns
+ * sqrt(Σ (fd − an)² / Σ max(fd², an²)).
+ */
+double directional_error(loss_fn loss, void *ctx, float *x, const float *analytic, size_t n, int directions,
+                         float h, uint64_t seed);
+
+#endif
