@@ -328,4 +328,7 @@ ATTN_API attn_status attn_model_load_params(attn_model *model, const char *path)
 }
 #endif
 
+/* Training: environments, rollouts, losses, optimizers, training checkpoints. */
+#include "training.h"
+
 #endif /* ATTNAGENT_H */
