@@ -3,23 +3,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "carve.h"
 #include "errors.h"
 #include "model.h"
-
-/* Hands out aligned pieces of one allocation. Run once with base == NULL to measure, then for real. */
-typedef struct carver {
-    char *base;
-    size_t used;
-} carver;
-
-static void *take(carver *c, size_t count, size_t size)
-{
-    size_t off = (c->used + 63) & ~(size_t)63; /* cache-line aligned, also for SIMD loads in BLAS */
-    c->used = off + count * size;
-    return c->base ? c->base + off : NULL;
-}
-
-#define TAKE_F(c, n) ((float *)take((c), (size_t)(n), sizeof(float)))
 
 static long max_l(long a, long b) { return a > b ? a : b; }
 
@@ -116,14 +102,14 @@ attn_status attn_state_create(attn_state **out, const attn_model *model, int bat
     }
     carver c = {NULL, 0};
     layout_state(&c, s, &model->d);
-    s->memory = calloc(1, c.used + 64);
+    s->memory = calloc(1, c.used + 63);
     if (!s->memory) {
         size_t bytes = c.used;
         attn_state_destroy(s);
         return fail(ATTN_ERR_NOMEM, "cannot allocate %zu bytes for %d environments and %d steps", bytes, batch,
                     max_unroll);
     }
-    c = (carver){(char *)(((uintptr_t)s->memory + 63) & ~(uintptr_t)63), 0};
+    c = (carver){carve_align(s->memory), 0};
     layout_state(&c, s, &model->d);
     *out = s;
     return ATTN_OK;

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The shared library exports exactly the functions the public header declares, all prefixed attn_.
 set -euo pipefail
-lib=$1 header=$2
+lib=$1
+shift
 exported=$(nm -D --defined-only "$lib" | awk '$2 ~ /^[TDBRVW]$/ {print $3}' | sed 's/@.*//' | sort -u)
-declared=$(grep -oE 'ATTN_API [^(]*\b(attn_[a-z0-9_]+)\(' "$header" | grep -oE 'attn_[a-z0-9_]+\($' | tr -d '(' | sort -u)
+declared=$(grep -hoE 'ATTN_API [^(]*\b(attn_[a-z0-9_]+)\(' "$@" | grep -oE 'attn_[a-z0-9_]+\($' | tr -d '(' | sort -u)
 status=0
 stray=$(comm -23 <(echo "$exported") <(echo "$declared"))
 missing=$(comm -13 <(echo "$exported") <(echo "$declared"))
