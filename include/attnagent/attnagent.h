@@ -174,9 +174,10 @@ typedef struct attn_model attn_model;
 
 /*
  * Creates a model (parameters and their gradients) from a valid configuration; the configuration is copied.
- * Initialisation is a deterministic function of `seed` alone (see docs/architecture.md): every weight and bias
- * is uniform in ±1/sqrt(fan_in), except the policy head weights, scaled by 0.01 so the first policy is near
- * uniform, and the biases of the policy and value heads, zero. Gradients start at zero.
+ * Initialisation is a deterministic function of `seed` alone (see docs/architecture.md): every weight is
+ * uniform in ±1/sqrt(fan_in) (fan_in = in·k·k for a convolution, the row length for a linear map), the policy
+ * head's weights scaled by 0.01 so the first policy is near uniform; every bias is zero. Gradients start at
+ * zero.
  */
 ATTN_API attn_status attn_model_create(attn_model **out, const attn_config *cfg, uint64_t seed);
 ATTN_API void attn_model_destroy(attn_model *model);
@@ -313,11 +314,14 @@ ATTN_API attn_status attn_map_to_pixels(const attn_model *model, const float *ma
  */
 
 /* Writes the model's weights and configuration to `path` atomically: a temporary file in the same directory,
- * fsync, then rename, so a crash never leaves a torn file where a good one was. */
+ * fsync, then rename, so a crash never leaves a torn file where a good one was. A model with a non-finite
+ * weight is refused (ATTN_ERR_NONFINITE) and nothing is written, so a diverged run cannot overwrite its last
+ * good checkpoint. */
 ATTN_API attn_status attn_model_save(const attn_model *model, const char *path);
 
 /* Creates a model from a file written by attn_model_save (gradients zero). Every name, dtype, shape and byte
- * range is validated; a corrupt or truncated file gives ATTN_ERR_FORMAT, an unreadable one ATTN_ERR_IO. */
+ * range is validated; a corrupt or truncated file gives ATTN_ERR_FORMAT, an unreadable one ATTN_ERR_IO. The
+ * thread count is not stored in files: the new model uses the default (ATTN_CFG_THREADS = 0). */
 ATTN_API attn_status attn_model_load(attn_model **out, const char *path);
 
 /* Loads the weights of `path` into an existing model whose configuration must match the file's
