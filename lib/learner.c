@@ -75,8 +75,7 @@ attn_status attn_learner_create(attn_learner **out, attn_model *model, const att
     if (config->version != ATTN_LOSS_CONFIG_VERSION)
         return fail(ATTN_ERR_INVALID, "loss config version %d, expected %d (use attn_loss_config_init)",
                     config->version, ATTN_LOSS_CONFIG_VERSION);
-    if (config->kind != ATTN_LOSS_A2C && config->kind != ATTN_LOSS_VTRACE && config->kind != ATTN_LOSS_PPO)
-        return fail(ATTN_ERR_INVALID, "unknown loss kind %d", (int)config->kind);
+    if ((st = loss_config_check(config))) return st;
     if (batch < 1 || unroll < 1) return fail(ATTN_ERR_SIZE, "batch %d and unroll %d must be positive", batch, unroll);
     int Bm = batch;
     if (config->kind == ATTN_LOSS_PPO) {

@@ -1,7 +1,5 @@
 #include "lstm_cell.h"
 
-#include <math.h>
-
 #include "activations.h"
 
 void lstm_cell_forward(float *h, float *c, float *gates, const float *c_prev, int R, int n)
@@ -11,7 +9,7 @@ void lstm_cell_forward(float *h, float *c, float *gates, const float *c_prev, in
         for (int j = 0; j < n; j++) {
             float i_ = sigmoidf(g[j]);
             float f_ = sigmoidf(g[n + j] + LSTM_FORGET_BIAS);
-            float g_ = tanhf(g[2 * n + j]);
+            float g_ = tanh_fast(g[2 * n + j]);
             float o_ = sigmoidf(g[3 * n + j]);
             g[j] = i_;
             g[n + j] = f_;
@@ -19,7 +17,7 @@ void lstm_cell_forward(float *h, float *c, float *gates, const float *c_prev, in
             g[3 * n + j] = o_;
             float cn = f_ * c_prev[r * n + j] + i_ * g_;
             c[r * n + j] = cn;
-            h[r * n + j] = o_ * tanhf(cn);
+            h[r * n + j] = o_ * tanh_fast(cn);
         }
     }
 }
@@ -33,7 +31,7 @@ void lstm_cell_backward(float *dgates, float *dc_prev, const float *dh, const fl
         for (int j = 0; j < n; j++) {
             long e = r * n + j;
             float i_ = g[j], f_ = g[n + j], g_ = g[2 * n + j], o_ = g[3 * n + j];
-            float tc = tanhf(c[e]);
+            float tc = tanh_fast(c[e]);
             float dct = dh[e] * o_ * (1.0f - tc * tc) + (dc ? dc[e] : 0.0f);
             dg[j] = dct * g_ * i_ * (1.0f - i_);
             dg[n + j] = dct * c_prev[e] * f_ * (1.0f - f_);
