@@ -5,7 +5,7 @@ set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 packages=(build-essential meson ninja-build pkg-config binutils
           libopenblas-dev libcmocka-dev libpng-dev libgif-dev
-          python3 python3-numpy python3-torch)
+          python3 python3-numpy python3-torch gnuplot-nox)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -1,0 +1,242 @@
+/* attn-play: loads a checkpoint, plays episodes of a built-in game, prints the returns, and draws where the
+ * agent looked: PNG panels for chosen steps (the frame, then each query's map over it) and an animated GIF of
+ * the first episode with the overlays.
+ *
+ *   attn-play [--run DIR | --checkpoint FILE] [--env minatar:breakout] [--episodes K] [--sample] ...
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "attnagent/attnagent.h"
+#include "minatar.h"
+#include "render.h"
+
+typedef struct play_options {
+    const char *run, *checkpoint, *env, *gif, *png_dir, *png_steps;
+    int episodes, sample, scale, gif_steps, delay_cs;
+    uint64_t seed;
+} play_options;
+
+static void usage(void)
+{
+    printf("usage: attn-play [options]\n"
+           "  --run DIR            a training run's directory (default runs/breakout)\n"
+           "  --checkpoint FILE    the checkpoint (default DIR/checkpoint.safetensors)\n"
+           "  --env minatar:GAME   the game the agent was trained on (default minatar:breakout)\n"
+           "  --episodes K         episodes to play (default 5)\n"
+           "  --sample             sample actions from the policy (default: greedy)\n"
+           "  --seed S             game and sampling seed (default 1)\n"
+           "  --gif FILE           GIF of the first episode (default DIR/attention.gif)\n"
+           "  --gif-steps N        at most N steps in the GIF (default 300)\n"
+           "  --png-steps LIST     steps of the first episode drawn as PNG, e.g. 0,10,50 (default 0,10,25,50)\n"
+           "  --png-dir DIR        where the PNGs go (default the run directory)\n"
+           "  --scale S            pixels per grid cell (default 24)\n"
+           "  --delay CS           GIF frame time in hundredths of a second (default 12)\n");
+}
+
+static int parse(play_options *o, int argc, char **argv)
+{
+    *o = (play_options){.run = "runs/breakout", .env = "minatar:breakout", .png_steps = "0,10,25,50",
+                        .episodes = 5, .scale = 24, .gif_steps = 300, .delay_cs = 12, .seed = 1};
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            usage();
+            return 1;
+        }
+        if (!strcmp(a, "--sample")) {
+            o->sample = 1;
+            continue;
+        }
+        if (i + 1 >= argc) {
+            fprintf(stderr, "attn-play: %s needs a value (or is unknown; see --help)\n", a);
+            return 1;
+        }
+        const char *v = argv[++i];
+        if (!strcmp(a, "--run")) o->run = v;
+        else if (!strcmp(a, "--checkpoint")) o->checkpoint = v;
+        else if (!strcmp(a, "--env")) o->env = v;
+        else if (!strcmp(a, "--gif")) o->gif = v;
+        else if (!strcmp(a, "--png-steps")) o->png_steps = v;
+        else if (!strcmp(a, "--png-dir")) o->png_dir = v;
+        else if (!strcmp(a, "--episodes")) o->episodes = atoi(v);
+        else if (!strcmp(a, "--gif-steps")) o->gif_steps = atoi(v);
+        else if (!strcmp(a, "--scale")) o->scale = atoi(v);
+        else if (!strcmp(a, "--delay")) o->delay_cs = atoi(v);
+        else if (!strcmp(a, "--seed")) o->seed = strtoull(v, NULL, 10);
+        else {
+            fprintf(stderr, "attn-play: unknown option %s (see --help)\n", a);
+            return 1;
+        }
+    }
+    if (strncmp(o->env, "minatar:", 8)) {
+        fprintf(stderr, "attn-play: --env must be minatar:GAME\n");
+        return 1;
+    }
+    if (o->episodes < 1 || o->scale < 1 || o->gif_steps < 0) {
+        fprintf(stderr, "attn-play: --episodes and --scale must be positive\n");
+        return 1;
+    }
+    return 0;
+}
+
+/* Is `step` in the comma-separated list? */
+static int listed(const char *list, int step)
+{
+    for (const char *p = list; *p;) {
+        char *end;
+        long v = strtol(p, &end, 10);
+        if (end == p) return 0;
+        if (v == step) return 1;
+        p = *end == ',' ? end + 1 : end;
+    }
+    return 0;
+}
+
+static int choose(const float *logits, int A, int sample, uint64_t *rng)
+{
+    int best = 0;
+    for (int a = 1; a < A; a++)
+        if (logits[a] > logits[best]) best = a;
+    if (!sample) return best;
+    double total = 0.0, p[64];
+    for (int a = 0; a < A && a < 64; a++) total += p[a] = exp((double)logits[a] - logits[best]);
+    *rng = *rng * 6364136223846793005ULL + 1442695040888963407ULL;
+    double u = (double)(*rng >> 11) * (1.0 / 9007199254740992.0) * total;
+    for (int a = 0; a < A; a++)
+        if ((u -= p[a]) < 0.0) return a;
+    return A - 1;
+}
+
+#define CHECK(what, call)                                                                                         \
+    do {                                                                                                         \
+        attn_status st_ = (call);                                                                                \
+        if (st_) {                                                                                               \
+            fprintf(stderr, "attn-play: %s: %s\n  %s\n", what, attn_status_str(st_), attn_last_error());         \
+            return 1;                                                                                            \
+        }                                                                                                        \
+    } while (0)
+
+int main(int argc, char **argv)
+{
+    play_options o;
+    if (parse(&o, argc, argv)) return 2;
+    char ckpt[1024], gif_path[1024];
+    snprintf(ckpt, sizeof ckpt, "%s", o.checkpoint ? o.checkpoint : "");
+    if (!o.checkpoint) snprintf(ckpt, sizeof ckpt, "%s/checkpoint.safetensors", o.run);
+    snprintf(gif_path, sizeof gif_path, "%s", o.gif ? o.gif : "");
+    if (!o.gif) snprintf(gif_path, sizeof gif_path, "%s/attention.gif", o.run);
+    const char *png_dir = o.png_dir ? o.png_dir : o.run;
+
+    attn_model *model;
+    CHECK("loading the checkpoint", attn_model_load(&model, ckpt));
+    const attn_config *cfg = attn_model_config(model);
+    int H, W, C, A, N, gh, gw, type;
+    attn_config_get(cfg, ATTN_CFG_OBS_H, &H);
+    attn_config_get(cfg, ATTN_CFG_OBS_W, &W);
+    attn_config_get(cfg, ATTN_CFG_OBS_C, &C);
+    attn_config_get(cfg, ATTN_CFG_NUM_ACTIONS, &A);
+    attn_config_get(cfg, ATTN_CFG_NUM_QUERIES, &N);
+    attn_config_get(cfg, ATTN_CFG_GRID_H, &gh);
+    attn_config_get(cfg, ATTN_CFG_GRID_W, &gw);
+    attn_config_get(cfg, ATTN_CFG_OBS_TYPE, &type);
+
+    attn_minatar *game;
+    int st = attn_minatar_create(&game, o.env + 8, NULL, o.seed);
+    int game_c = 0, game_a = 0;
+    if (!st) attn_minatar_channels(game, &game_c);
+    if (!st) attn_minatar_num_actions(game, &game_a);
+    if (st || game_c != C || game_a != A || H != ATTN_MINATAR_SIZE || W != ATTN_MINATAR_SIZE || type != ATTN_OBS_U8) {
+        fprintf(stderr, "attn-play: the checkpoint (%d×%d×%d, %d actions) does not fit %s%s%s\n", H, W, C, A, o.env,
+                st ? ": " : "", st ? attn_minatar_status_str(st) : "");
+        return 1;
+    }
+    attn_state *state;
+    CHECK("state", attn_state_create(&state, model, 1, 0));
+
+    uint8_t obs[ATTN_MINATAR_SIZE * ATTN_MINATAR_SIZE * ATTN_MINATAR_MAX_CHANNELS];
+    float *logits = malloc(sizeof(float) * (size_t)A), value;
+    float *maps = malloc(sizeof(float) * (size_t)N * gh * gw), *pix = malloc(sizeof(float) * (size_t)N * H * W);
+    render_image frame = RENDER_IMAGE_INIT, panel = RENDER_IMAGE_INIT;
+    render_gif *gif = NULL;
+    uint64_t rng = o.seed;
+    double total = 0.0;
+    int pngs = 0, gif_frames = 0;
+    printf("attn-play: %s, %s policy, %d episodes\n", ckpt, o.sample ? "sampled" : "greedy", o.episodes);
+    for (int ep = 0; ep < o.episodes; ep++) {
+        if (ep) attn_minatar_restart(game);
+        float reward = 0.0f, ret = 0.0f;
+        int32_t prev_action = ATTN_NO_ACTION;
+        int done = 0, steps = 0;
+        while (!done) {
+            attn_minatar_observe(game, obs, sizeof obs);
+            uint8_t first = steps == 0;
+            CHECK("step", attn_forward(model, state, ATTN_FORWARD_ACT, obs, (size_t)H * W * C, &reward, &prev_action,
+                                       &first, logits, &value));
+            int action = choose(logits, A, o.sample, &rng);
+            int draw_png = ep == 0 && listed(o.png_steps, steps), draw_gif = ep == 0 && steps < o.gif_steps;
+            if (draw_png || draw_gif) {
+                CHECK("maps", attn_get_maps(state, maps, (size_t)N * gh * gw));
+                for (int n = 0; n < N; n++)
+                    CHECK("maps", attn_map_to_pixels(model, maps + (size_t)n * gh * gw, pix + (size_t)n * H * W,
+                                                     (size_t)H * W));
+                char title[64];
+                snprintf(title, sizeof title, "STEP %d  RETURN %.0f  ACTION %d", steps, ret, action);
+                render_panel_options po = {0.75f, 8, title};
+                if (render_frame_minatar(&frame, obs, H, W, C, o.scale) ||
+                    render_panel(&panel, &frame, pix, N, H, W, &po)) {
+                    fprintf(stderr, "attn-play: drawing: %s\n", render_last_error());
+                    return 1;
+                }
+                if (draw_gif) {
+                    if (!gif && render_gif_open(&gif, gif_path, panel.width, panel.height, o.delay_cs)) {
+                        fprintf(stderr, "attn-play: %s: %s\n", gif_path, render_last_error());
+                        return 1;
+                    }
+                    if (render_gif_add(gif, &panel)) {
+                        fprintf(stderr, "attn-play: %s: %s\n", gif_path, render_last_error());
+                        return 1;
+                    }
+                    gif_frames++;
+                }
+                if (draw_png) {
+                    char path[1100];
+                    snprintf(path, sizeof path, "%s/step_%04d.png", png_dir, steps);
+                    if (render_write_png(path, &panel)) {
+                        fprintf(stderr, "attn-play: %s: %s\n", path, render_last_error());
+                        return 1;
+                    }
+                    pngs++;
+                }
+            }
+            int term = 0;
+            st = attn_minatar_step(game, action, &reward, &term);
+            if (st) {
+                fprintf(stderr, "attn-play: game step: %s\n", attn_minatar_status_str(st));
+                return 1;
+            }
+            prev_action = action;
+            ret += reward;
+            steps++;
+            done = term || steps >= 100000;
+        }
+        printf("episode %d: return %.0f in %d steps\n", ep, ret, steps);
+        total += ret;
+    }
+    if (gif && render_gif_close(gif)) {
+        fprintf(stderr, "attn-play: %s: %s\n", gif_path, render_last_error());
+        return 1;
+    }
+    printf("mean return %.2f over %d episodes\n", total / o.episodes, o.episodes);
+    if (gif_frames) printf("attention GIF: %s (%d steps)\n", gif_path, gif_frames);
+    if (pngs) printf("attention PNGs: %s/step_*.png (%d)\n", png_dir, pngs);
+    render_image_free(&frame);
+    render_image_free(&panel);
+    free(logits), free(maps), free(pix);
+    attn_state_destroy(state);
+    attn_model_destroy(model);
+    attn_minatar_destroy(game);
+    return 0;
+}

@@ -1,0 +1,220 @@
+/* attn-train: trains the attention agent on a built-in game and writes checkpoints and a metrics log.
+ *
+ *   attn-train [--env minatar:breakout] [--algo a2c|vtrace|ppo] [--frames N] [--out DIR] [--resume] ...
+ *
+ * attn-train --help lists every option. Outputs in DIR: checkpoint.safetensors (the latest, replaced
+ * atomically), metrics.jsonl (one JSON object per update). Ctrl-C saves a checkpoint and exits. */
+#include <errno.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "attnagent/attnagent.h"
+#include "minatar_env.h"
+#include "train_options.h"
+
+static volatile sig_atomic_t interrupted;
+static void on_sigint(int sig)
+{
+    (void)sig;
+    interrupted = 1;
+}
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+#define RECENT 100
+/* The returns of the last RECENT finished episodes. */
+typedef struct recent_returns {
+    float value[RECENT];
+    int count, next;
+} recent_returns;
+
+static void recent_add(recent_returns *r, float v)
+{
+    r->value[r->next] = v;
+    r->next = (r->next + 1) % RECENT;
+    if (r->count < RECENT) r->count++;
+}
+
+static double recent_mean(const recent_returns *r)
+{
+    double s = 0.0;
+    for (int i = 0; i < r->count; i++) s += r->value[i];
+    return r->count ? s / r->count : NAN;
+}
+
+/* mkdir -p: the default output directory runs/GAME usually needs runs/ too. */
+static int make_dirs(const char *path)
+{
+    char buf[1024];
+    snprintf(buf, sizeof buf, "%s", path);
+    for (char *p = buf + 1; *p; p++) {
+        if (*p != '/') continue;
+        *p = 0;
+        if (mkdir(buf, 0755) && errno != EEXIST) return -1;
+        *p = '/';
+    }
+    return mkdir(buf, 0755) && errno != EEXIST ? -1 : 0;
+}
+
+static int fail_with(const char *what, attn_status st)
+{
+    fprintf(stderr, "attn-train: %s: %s\n  %s\n", what, attn_status_str(st), attn_last_error());
+    return 1;
+}
+
+static void format_duration(char *buf, size_t n, double seconds)
+{
+    if (!(seconds >= 0) || seconds > 1e7) {
+        snprintf(buf, n, "--");
+        return;
+    }
+    int s = (int)seconds;
+    snprintf(buf, n, "%d:%02d:%02d", s / 3600, s / 60 % 60, s % 60);
+}
+
+static attn_status save(const train_options *o, const char *path, attn_model *m, attn_optimizer *opt,
+                        attn_rollout *ro, const attn_env *env, const recent_returns *recent)
+{
+    char mean[32];
+    snprintf(mean, sizeof mean, "%.6g", recent_mean(recent));
+    const char *keys[] = {"env", "algo", "return_mean_100"};
+    const char *values[] = {o->env, train_algo_name(o->algo), mean};
+    return attn_training_save(path, m, opt, ro, env, keys, values, 3);
+}
+
+int main(int argc, char **argv)
+{
+    train_options o;
+    if (train_options_parse(&o, argc, argv)) return 2;
+    if (make_dirs(o.out)) {
+        fprintf(stderr, "attn-train: cannot create %s: %s\n", o.out, strerror(errno));
+        return 1;
+    }
+    char ckpt[1024], metrics_path[1024];
+    snprintf(ckpt, sizeof ckpt, "%s/checkpoint.safetensors", o.out);
+    snprintf(metrics_path, sizeof metrics_path, "%s/metrics.jsonl", o.out);
+
+    minatar_env games;
+    char err[256];
+    if (minatar_env_create(&games, o.game, o.envs, o.sticky, o.max_episode_steps, err, sizeof err)) {
+        fprintf(stderr, "attn-train: %s\n", err);
+        return 1;
+    }
+    attn_env env = minatar_env_callbacks(&games);
+
+    attn_config *cfg;
+    attn_status st = attn_config_create(&cfg, ATTN_PRESET_MINATAR);
+    if (!st) st = attn_config_set(cfg, ATTN_CFG_OBS_C, games.channels);
+    if (!st) st = attn_config_set(cfg, ATTN_CFG_NUM_ACTIONS, games.actions);
+    if (!st) st = attn_config_set(cfg, ATTN_CFG_THREADS, o.threads);
+    if (st) return fail_with("configuration", st);
+    attn_model *model;
+    attn_optimizer *opt;
+    attn_rollout *ro;
+    attn_learner *learner;
+    attn_loss_config lc;
+    if ((st = attn_model_create(&model, cfg, o.seed))) return fail_with("model", st);
+    if ((st = attn_optimizer_create(&opt, model, o.optim))) return fail_with("optimizer", st);
+    if ((st = train_options_apply(&o, opt, &lc))) return fail_with("options", st);
+    if ((st = attn_rollout_create(&ro, model, o.envs, o.unroll, o.seed))) return fail_with("rollout", st);
+    if ((st = attn_learner_create(&learner, model, &lc, o.envs, o.unroll))) return fail_with("learner", st);
+
+    recent_returns recent = {{0}, 0, 0};
+    if (o.resume) {
+        if ((st = attn_training_load(ckpt, model, opt, ro, &env))) return fail_with("resume", st);
+        printf("resumed from %s at %lld frames\n", ckpt, (long long)attn_rollout_frames(ro));
+    }
+    FILE *metrics = fopen(metrics_path, o.resume ? "a" : "w");
+    if (!metrics) {
+        fprintf(stderr, "attn-train: cannot write %s: %s\n", metrics_path, strerror(errno));
+        return 1;
+    }
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_sigint;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+
+    int tty = isatty(STDOUT_FILENO);
+    printf("attn-train: %s, %s, %d environments × %d steps, %lld frames, %d threads, %zu parameters, out %s\n",
+           o.env, train_algo_name(o.algo), o.envs, o.unroll, (long long)o.frames, o.threads,
+           attn_model_param_count(model), o.out);
+    fflush(stdout);
+
+    const double start = now();
+    const int64_t start_frames = attn_rollout_frames(ro);
+    int64_t next_checkpoint = start_frames + o.checkpoint_every;
+    double last_print = 0.0;
+    float finished[4096];
+    int status = 0;
+    while (attn_rollout_frames(ro) < o.frames && !interrupted) {
+        if ((st = attn_rollout_collect(ro, model, &env, ATTN_ACT_SAMPLE))) {
+            status = fail_with("collecting", st);
+            break;
+        }
+        int count;
+        attn_rollout_finished(ro, finished, NULL, 4096, &count);
+        for (int i = 0; i < count && i < 4096; i++) recent_add(&recent, finished[i]);
+        attn_loss_stats s;
+        if ((st = attn_learner_update(learner, opt, ro, &s))) {
+            status = fail_with("learning", st);
+            break;
+        }
+        const int64_t frames = attn_rollout_frames(ro);
+        const double t = now() - start, fps = (double)(frames - start_frames) / (t > 0 ? t : 1);
+        fprintf(metrics,
+                "{\"update\": %lld, \"frames\": %lld, \"seconds\": %.2f, \"fps\": %.1f, \"episodes\": %lld, "
+                "\"return_mean\": %.4f, \"loss\": %.6g, \"policy_loss\": %.6g, \"value_loss\": %.6g, "
+                "\"entropy\": %.6g, \"approx_kl\": %.6g, \"clip_fraction\": %.6g, \"grad_norm\": %.6g, "
+                "\"lr\": %.6g, \"skipped\": %d}\n",
+                (long long)attn_optimizer_steps(opt), (long long)frames, t, fps,
+                (long long)attn_rollout_episodes(ro), recent.count ? recent_mean(&recent) : 0.0, s.total,
+                s.policy_loss, s.value_loss, s.entropy, s.approx_kl, s.clip_fraction, s.grad_norm,
+                attn_optimizer_current_lr(opt), s.skipped);
+        if (frames >= next_checkpoint) {
+            if ((st = save(&o, ckpt, model, opt, ro, &env, &recent))) {
+                status = fail_with("checkpoint", st);
+                break;
+            }
+            next_checkpoint += o.checkpoint_every;
+        }
+        if (t - last_print >= (tty ? 0.5 : 10.0) || frames >= o.frames) {
+            last_print = t;
+            char eta[32];
+            format_duration(eta, sizeof eta, (double)(o.frames - frames) / (fps > 0 ? fps : 1));
+            printf("%sframes %9lld  %6.0f f/s  return(100) %7.2f  episodes %6lld  loss %8.4f  entropy %.3f  "
+                   "ETA %s%s",
+                   tty ? "\r" : "", (long long)frames, fps, recent.count ? recent_mean(&recent) : 0.0,
+                   (long long)attn_rollout_episodes(ro), s.total, s.entropy, eta, tty ? "  " : "\n");
+            fflush(stdout);
+        }
+    }
+    if (tty) printf("\n");
+    fclose(metrics);
+    if (!status) {
+        if ((st = save(&o, ckpt, model, opt, ro, &env, &recent))) {
+            status = fail_with("checkpoint", st);
+        } else {
+            printf("%s at %lld frames; checkpoint %s, metrics %s\n", interrupted ? "interrupted" : "finished",
+                   (long long)attn_rollout_frames(ro), ckpt, metrics_path);
+        }
+    }
+    attn_learner_destroy(learner);
+    attn_rollout_destroy(ro);
+    attn_optimizer_destroy(opt);
+    attn_model_destroy(model);
+    attn_config_destroy(cfg);
+    minatar_env_destroy(&games);
+    return status;
+}

@@ -1,0 +1,153 @@
+#include "train_options.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const ALGOS[] = {"a2c", "vtrace", "ppo"};
+static const char *const OPTIMS[] = {"rmsprop", "adam", "adamw", "sgd"};
+
+const char *train_algo_name(attn_loss_kind algo) { return ALGOS[algo]; }
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: attn-train [options]\n"
+            "  --env minatar:GAME       breakout (default), asterix, freeway, seaquest, space_invaders\n"
+            "  --preset minatar         the network preset (only minatar for the built-in games)\n"
+            "  --algo a2c|vtrace|ppo    loss (default a2c)\n"
+            "  --optim rmsprop|adam|adamw|sgd   optimizer (default rmsprop)\n"
+            "  --lr X --epsilon X --max-grad-norm X --lr-decay\n"
+            "  --entropy-cost X --baseline-cost X --discount X --lambda X --reward-clip X\n"
+            "  --ppo-epochs N --ppo-minibatches N\n"
+            "  --envs B                 environments stepped together (default 32)\n"
+            "  --unroll T               steps per update (default 20)\n"
+            "  --frames N               environment steps to train for, all environments together (default 1000000)\n"
+            "  --seed S --threads N     (threads 0 = all CPUs or $ATTN_NUM_THREADS)\n"
+            "  --sticky P               sticky-action probability (default 0.1)\n"
+            "  --max-episode-steps N    truncate longer episodes (default 10000)\n"
+            "  --out DIR                where checkpoint.safetensors and metrics.jsonl go (default runs/GAME)\n"
+            "  --checkpoint-every N     frames between checkpoints (default 100000)\n"
+            "  --resume                 continue from DIR/checkpoint.safetensors\n");
+}
+
+static int pick(const char *value, const char *const *names, int n, const char *option)
+{
+    for (int i = 0; i < n; i++)
+        if (!strcmp(value, names[i])) return i;
+    fprintf(stderr, "attn-train: %s: unknown value \"%s\"\n", option, value);
+    return -1;
+}
+
+static int number(const char *value, double *out, const char *option)
+{
+    char *end;
+    *out = strtod(value, &end);
+    if (!*value || *end || !isfinite(*out)) {
+        fprintf(stderr, "attn-train: %s needs a number, not \"%s\"\n", option, value);
+        return -1;
+    }
+    return 0;
+}
+
+int train_options_parse(train_options *o, int argc, char **argv)
+{
+    static char out_default[256];
+    *o = (train_options){.env = "minatar:breakout",
+                         .algo = ATTN_LOSS_A2C,
+                         .optim = ATTN_OPTIM_RMSPROP,
+                         .lr = NAN, .epsilon = NAN, .max_grad_norm = NAN,
+                         .entropy_cost = NAN, .baseline_cost = NAN, .discount = NAN, .gae_lambda = NAN,
+                         .reward_clip = NAN,
+                         .envs = 32, .unroll = 20, .threads = 0,
+                         .frames = 1000000, .checkpoint_every = 100000, .seed = 1,
+                         .sticky = -1.0f, .max_episode_steps = 10000};
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            usage(stdout);
+            return 1;
+        }
+        if (!strcmp(a, "--resume")) {
+            o->resume = 1;
+            continue;
+        }
+        if (!strcmp(a, "--lr-decay")) {
+            o->lr_decay = 1;
+            continue;
+        }
+        if (i + 1 >= argc) {
+            fprintf(stderr, "attn-train: %s needs a value (or is unknown; see --help)\n", a);
+            return 1;
+        }
+        const char *v = argv[++i];
+        double x = 0;
+        int bad = 0;
+        if (!strcmp(a, "--env")) o->env = v;
+        else if (!strcmp(a, "--preset")) bad = strcmp(v, "minatar") ? (fprintf(stderr, "attn-train: the built-in games use --preset minatar\n"), -1) : 0;
+        else if (!strcmp(a, "--algo")) { int k = pick(v, ALGOS, 3, a); bad = k < 0; o->algo = (attn_loss_kind)(k < 0 ? 0 : k); }
+        else if (!strcmp(a, "--optim")) { int k = pick(v, OPTIMS, 4, a); bad = k < 0; o->optim = (attn_optim_kind)(k < 0 ? 0 : k); }
+        else if (!strcmp(a, "--out")) o->out = v;
+        else if ((bad = number(v, &x, a))) ;
+        else if (!strcmp(a, "--lr")) o->lr = x;
+        else if (!strcmp(a, "--epsilon")) o->epsilon = x;
+        else if (!strcmp(a, "--max-grad-norm")) o->max_grad_norm = x;
+        else if (!strcmp(a, "--entropy-cost")) o->entropy_cost = x;
+        else if (!strcmp(a, "--baseline-cost")) o->baseline_cost = x;
+        else if (!strcmp(a, "--discount")) o->discount = x;
+        else if (!strcmp(a, "--lambda")) o->gae_lambda = x;
+        else if (!strcmp(a, "--reward-clip")) o->reward_clip = x;
+        else if (!strcmp(a, "--ppo-epochs")) o->ppo_epochs = (int)x;
+        else if (!strcmp(a, "--ppo-minibatches")) o->ppo_minibatches = (int)x;
+        else if (!strcmp(a, "--envs")) o->envs = (int)x;
+        else if (!strcmp(a, "--unroll")) o->unroll = (int)x;
+        else if (!strcmp(a, "--frames")) o->frames = (int64_t)x;
+        else if (!strcmp(a, "--seed")) o->seed = (uint64_t)x;
+        else if (!strcmp(a, "--threads")) o->threads = (int)x;
+        else if (!strcmp(a, "--sticky")) o->sticky = (float)x;
+        else if (!strcmp(a, "--max-episode-steps")) o->max_episode_steps = (int)x;
+        else if (!strcmp(a, "--checkpoint-every")) o->checkpoint_every = (int64_t)x;
+        else {
+            fprintf(stderr, "attn-train: unknown option %s (see --help)\n", a);
+            return 1;
+        }
+        if (bad) return 1;
+    }
+    if (strncmp(o->env, "minatar:", 8)) {
+        fprintf(stderr, "attn-train: --env must be minatar:GAME (real Atari through ale: is not built yet)\n");
+        return 1;
+    }
+    o->game = o->env + 8;
+    if (o->envs < 1 || o->unroll < 1 || o->frames < 1 || o->checkpoint_every < 1 || o->threads < 0) {
+        fprintf(stderr, "attn-train: --envs, --unroll, --frames and --checkpoint-every must be positive\n");
+        return 1;
+    }
+    if (!o->out) {
+        snprintf(out_default, sizeof out_default, "runs/%s", o->game);
+        o->out = out_default;
+    }
+    return 0;
+}
+
+attn_status train_options_apply(const train_options *o, attn_optimizer *opt, attn_loss_config *lc)
+{
+    attn_status st = attn_loss_config_init(lc, o->algo);
+    if (!isnan(o->entropy_cost)) lc->entropy_cost = (float)o->entropy_cost;
+    if (!isnan(o->baseline_cost)) lc->baseline_cost = (float)o->baseline_cost;
+    if (!isnan(o->discount)) lc->discount = (float)o->discount;
+    if (!isnan(o->gae_lambda)) lc->gae_lambda = (float)o->gae_lambda;
+    if (!isnan(o->reward_clip)) lc->reward_clip = (float)o->reward_clip;
+    if (o->ppo_epochs) lc->ppo_epochs = o->ppo_epochs;
+    if (o->ppo_minibatches) lc->ppo_minibatches = o->ppo_minibatches;
+    if (!st && !isnan(o->lr)) st = attn_optimizer_set(opt, ATTN_OPT_LR, o->lr);
+    if (!st && !isnan(o->epsilon)) st = attn_optimizer_set(opt, ATTN_OPT_EPSILON, o->epsilon);
+    if (!st && !isnan(o->max_grad_norm)) st = attn_optimizer_set(opt, ATTN_OPT_MAX_GRAD_NORM, o->max_grad_norm);
+    if (!st && o->lr_decay) {
+        /* Updates in the whole run: every update consumes envs × unroll frames (PPO: epochs × minibatches steps). */
+        double steps = ceil((double)o->frames / ((double)o->envs * o->unroll));
+        if (o->algo == ATTN_LOSS_PPO) steps *= (double)lc->ppo_epochs * lc->ppo_minibatches;
+        st = attn_optimizer_set(opt, ATTN_OPT_LR_DECAY_STEPS, steps);
+    }
+    return st;
+}

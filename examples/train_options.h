@@ -1,0 +1,35 @@
+/* attn-train's command line: every option, its default, and how it maps onto the library's knobs. */
+#ifndef TRAIN_OPTIONS_H
+#define TRAIN_OPTIONS_H
+
+#include <stdint.h>
+
+#include "attnagent/attnagent.h"
+
+typedef struct train_options {
+    const char *env;        /* "minatar:<game>" */
+    const char *game;       /* the part after "minatar:" */
+    attn_loss_kind algo;
+    attn_optim_kind optim;
+    double lr, epsilon, max_grad_norm;        /* NAN: the optimizer's default */
+    double entropy_cost, baseline_cost, discount, gae_lambda, reward_clip;  /* NAN: the loss's default */
+    int ppo_epochs, ppo_minibatches;          /* 0: the loss's default */
+    int lr_decay;           /* decay the learning rate linearly to 0 over the run */
+    int envs, unroll, threads;
+    int64_t frames, checkpoint_every;
+    uint64_t seed;
+    const char *out;
+    int resume;
+    float sticky;           /* negative: the game's default (0.1) */
+    int max_episode_steps;
+} train_options;
+
+/* Fills `o` from argv; prints usage or the problem and returns non-zero on --help or a bad option. */
+int train_options_parse(train_options *o, int argc, char **argv);
+
+/* Applies the optimizer knobs to `opt` and fills the loss configuration. */
+attn_status train_options_apply(const train_options *o, attn_optimizer *opt, attn_loss_config *lc);
+
+const char *train_algo_name(attn_loss_kind algo);
+
+#endif
