@@ -40,13 +40,13 @@ static attn_status check_finite(const float *x, size_t n, const char *what)
     return ATTN_OK;
 }
 
-static void step_backward(attn_model *m, attn_state *s, const step_record *r, const float *dlogits,
-                          const float *dvalues)
+/* One step backward for the B environments of the record and scratch slices given, accumulating parameter
+ * gradients into `g` and leaving in the scratch's carries the gradient reaching the state that entered it. */
+static void step_backward(const attn_model *m, const weights *g, scratch *x, const step_record *r, int B,
+                          const float *dlogits, const float *dvalues)
 {
     const dims *d = &m->d;
-    const weights *w = &m->w, *g = &m->g;
-    scratch *x = &s->s;
-    const int B = s->B;
+    const weights *w = &m->w;
 
     /* Heads: add their gradient to the one reaching h^p_t from the next step. */
     if (dlogits) linear_backward(x->dph, g->pol_w, g->pol_b, dlogits, r->ph, w->pol_w, B, d->Hp, d->A, 1);
@@ -114,6 +114,40 @@ static void step_backward(attn_model *m, attn_state *s, const step_record *r, co
     cut_at_resets(x->dvc, r->first, B, (size_t)d->P * d->L);
 }
 
+typedef struct backward_job {
+    const attn_model *m;
+    attn_state *s;
+    const float *dlogits, *dvalues;
+} backward_job;
+
+/* Thread k's share: its slice of environments through every recorded step, newest first; thread 0 adds into
+ * the model's gradients, the others into their private buffers. */
+static void backward_slice(void *ctx, int k)
+{
+    const backward_job *j = ctx;
+    const attn_model *m = j->m;
+    attn_state *s = j->s;
+    const dims *d = &m->d;
+    int b0, n;
+    thread_range(s->B, s->threads, k, &b0, &n);
+    weights g = m->g;
+    if (k) weights_map(m, s->thread_grads + (size_t)(k - 1) * m->nparams, &g);
+    scratch x;
+    scratch_slice(&x, &s->s, d, b0);
+    const size_t vs = (size_t)n * d->P * d->L, ps = (size_t)n * d->Hp;
+    memset(x.dvh, 0, sizeof(float) * vs);
+    memset(x.dvc, 0, sizeof(float) * vs);
+    memset(x.dph, 0, sizeof(float) * ps);
+    memset(x.dpc, 0, sizeof(float) * ps);
+    for (int t = s->recorded - 1; t >= 0; t--) {
+        step_record r;
+        record_slice(&r, &s->tape[t], d, b0);
+        const size_t at = (size_t)t * s->B + (size_t)b0;
+        step_backward(m, &g, &x, &r, n, j->dlogits ? j->dlogits + at * d->A : NULL,
+                      j->dvalues ? j->dvalues + at : NULL);
+    }
+}
+
 attn_status attn_backward(attn_model *model, attn_state *state, const float *dlogits, const float *dvalues)
 {
     attn_status st = check_not_null(model, "model");
@@ -126,14 +160,18 @@ attn_status attn_backward(attn_model *model, attn_state *state, const float *dlo
     if ((st = check_finite(dlogits, (size_t)T * B * d->A, "dlogits")) ||
         (st = check_finite(dvalues, (size_t)T * B, "dvalues")))
         return st;
-    scratch *x = &state->s;
-    memset(x->dvh, 0, sizeof(float) * (size_t)B * d->P * d->L);
-    memset(x->dvc, 0, sizeof(float) * (size_t)B * d->P * d->L);
-    memset(x->dph, 0, sizeof(float) * (size_t)B * d->Hp);
-    memset(x->dpc, 0, sizeof(float) * (size_t)B * d->Hp);
-    for (int t = T - 1; t >= 0; t--)
-        step_backward(model, state, &state->tape[t], dlogits ? dlogits + (size_t)t * B * d->A : NULL,
-                      dvalues ? dvalues + (size_t)t * B : NULL);
+    if (state->thread_grads)
+        memset(state->thread_grads, 0, sizeof(float) * (size_t)(state->threads - 1) * model->nparams);
+    backward_job job = {model, state, dlogits, dvalues};
+    if (state->threads > 1)
+        pool_run(state->workers, state->threads, backward_slice, &job);
+    else
+        backward_slice(&job, 0);
+    /* Add the other threads' gradients in a fixed order, so a thread count gives one bitwise result. */
+    for (int k = 1; k < state->threads; k++) {
+        const float *tg = state->thread_grads + (size_t)(k - 1) * model->nparams;
+        for (size_t i = 0; i < model->nparams; i++) model->grads[i] += tg[i];
+    }
     state->recorded = 0;
     return ATTN_OK;
 }

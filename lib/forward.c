@@ -128,23 +128,23 @@ static void answer_input(float *a_in, const step_record *r, const dims *d, int B
     }
 }
 
-static void step_forward(const attn_model *m, attn_state *s, step_record *r, float *logits, float *values)
+/* One step for the B environments of the record and scratch slices given. */
+static void step_forward(const attn_model *m, step_record *r, scratch *x, int B, float *logits, float *values)
 {
     const dims *d = &m->d;
     const weights *w = &m->w;
-    const int B = s->B;
 
     /* Vision: conv stack, then the ConvLSTM over [f, h_prev]. */
     const float *in = r->x;
     for (int i = 0; i < d->nconv; i++) {
         conv_shape cs = layer_shape(d, i, B);
-        conv2d_forward(r->conv[i], s->s.cols, in, w->conv_w[i], w->conv_b[i], &cs);
+        conv2d_forward(r->conv[i], x->cols, in, w->conv_w[i], w->conv_b[i], &cs);
         relu_forward(r->conv[i], (size_t)conv_rows(&cs) * cs.cout);
         in = r->conv[i];
     }
     conv_shape ls = layer_shape(d, d->nconv, B);
-    convlstm_concat(s->s.xin, in, r->vh_prev, d, B);
-    conv2d_forward(r->vgates, s->s.cols, s->s.xin, w->clstm_w, w->clstm_b, &ls);
+    convlstm_concat(x->xin, in, r->vh_prev, d, B);
+    conv2d_forward(r->vgates, x->cols, x->xin, w->clstm_w, w->clstm_b, &ls);
     lstm_cell_forward(r->vh, r->vc, r->vgates, r->vc_prev, B * d->P, d->L);
 
     /* Top-down queries from the previous policy state, attention over keys and values. */
@@ -162,6 +162,28 @@ static void step_forward(const attn_model *m, attn_state *s, step_record *r, flo
     if (values) linear_forward(values, r->ph, w->val_w, w->val_b, B, d->Hp, 1, 0);
 }
 
+typedef struct forward_job {
+    const attn_model *m;
+    attn_state *s;
+    step_record *r;
+    float *logits, *values;
+} forward_job;
+
+/* Thread k's share: its contiguous slice of the environments, through the whole network. */
+static void forward_slice(void *ctx, int k)
+{
+    const forward_job *j = ctx;
+    const dims *d = &j->m->d;
+    int b0, n;
+    thread_range(j->s->B, j->s->threads, k, &b0, &n);
+    step_record r;
+    scratch x;
+    record_slice(&r, j->r, d, b0);
+    scratch_slice(&x, &j->s->s, d, b0);
+    step_forward(j->m, &r, &x, n, j->logits ? j->logits + (size_t)b0 * d->A : NULL,
+                 j->values ? j->values + b0 : NULL);
+}
+
 attn_status attn_forward(attn_model *model, attn_state *state, attn_forward_mode mode, const void *obs,
                          size_t obs_bytes, const float *prev_reward, const int32_t *prev_action,
                          const uint8_t *first, float *logits, float *values)
@@ -172,7 +194,11 @@ attn_status attn_forward(attn_model *model, attn_state *state, attn_forward_mode
     step_record *r = &state->tape[mode == ATTN_FORWARD_RECORD ? state->recorded : 0];
     enter_step(r, state, d, prev_reward, prev_action, first);
     load_obs(r->x, obs, model->cfg.obs_type, (size_t)state->B * d->H * d->W * d->C);
-    step_forward(model, state, r, logits, values);
+    forward_job job = {model, state, r, logits, values};
+    if (state->threads > 1)
+        pool_run(state->workers, state->threads, forward_slice, &job);
+    else
+        forward_slice(&job, 0);
 
     size_t vs = (size_t)state->B * d->P * d->L, ps = (size_t)state->B * d->Hp;
     memcpy(state->vh, r->vh, vs * sizeof(float));

@@ -7,6 +7,7 @@
 
 #include "attnagent/attnagent.h"
 #include "config.h"
+#include "parallel.h"
 
 #define MAX_TENSORS (2 * ATTN_MAX_CONV_LAYERS + 2 + 4 * (ATTN_MAX_MLP_HIDDEN + 1) + 7)
 #define TENSOR_NAME_LEN 40
@@ -76,7 +77,7 @@ typedef struct scratch {
     float *dpgates;                /* [B][4Hp] */
     float *da_in;                  /* [B][a_in] */
     float *dQ;                     /* [B][N][kd] */
-    float *attn_tmp;               /* [N][P] */
+    float *attn_tmp;               /* [B][N][P] */
 } scratch;
 
 struct attn_state {
@@ -89,8 +90,22 @@ struct attn_state {
     float *maps;               /* [B][N][P] of the last step */
     step_record *tape;         /* [max(T, 1)] records; acting uses record 0 */
     scratch s;
+    int threads;               /* environments are split into this many contiguous slices, one per thread */
+    pool *workers;             /* NULL when threads == 1 */
+    float *thread_grads;       /* [threads − 1][nparams] private gradients of threads 1.. during backward */
     void *memory;              /* the one allocation behind all of the above */
 };
+
+/* The slice of a record or scratch that starts at environment b0 (same layout, pointers moved). */
+void record_slice(step_record *out, const step_record *r, const dims *d, long b0);
+void scratch_slice(scratch *out, const scratch *s, const dims *d, long b0);
+
+/* Environments [*b0, *b0 + *count) are thread k's of `threads` over B: contiguous, sizes differing by at most 1. */
+static inline void thread_range(int B, int threads, int k, int *b0, int *count)
+{
+    *b0 = (int)((long)B * k / threads);
+    *count = (int)((long)B * (k + 1) / threads) - *b0;
+}
 
 /* Points `w` at every tensor of the flat array `base`. */
 void weights_map(const attn_model *m, float *base, weights *w);

@@ -9,73 +9,114 @@
 
 static long max_l(long a, long b) { return a > b ? a : b; }
 
-static void layout_record(carver *c, step_record *r, const dims *d, long B)
+/* Every batch-sized buffer is declared once, here, with its size per environment: the same list lays the
+ * buffers out in memory (B environments each) and cuts them into per-thread slices (environments b0..). */
+typedef void (*field_fn)(void *ctx, void **ptr, size_t per_env, size_t elem);
+#define FIELD(p, n)                                                                                            \
+    do {                                                                                                       \
+        void *v_ = (void *)(p);                                                                                \
+        f(ctx, &v_, (size_t)(n), sizeof *(p));                                                                 \
+        (p) = v_;                                                                                              \
+    } while (0)
+
+static void record_fields(step_record *r, const dims *d, field_fn f, void *ctx)
 {
-    r->first = take(c, (size_t)B, sizeof(uint8_t));
-    r->prev_reward = TAKE_F(c, B);
-    r->prev_action = take(c, (size_t)B, sizeof(int32_t));
-    r->x = TAKE_F(c, B * d->H * d->W * d->C);
-    for (int i = 0; i < d->nconv; i++) r->conv[i] = TAKE_F(c, B * d->oh[i] * d->ow[i] * d->cout[i]);
-    long vs = B * d->P * d->L;
-    r->vh_prev = TAKE_F(c, vs);
-    r->vc_prev = TAKE_F(c, vs);
-    r->vgates = TAKE_F(c, 4 * vs);
-    r->vc = TAKE_F(c, vs);
-    r->vh = TAKE_F(c, vs);
-    r->ph_prev = TAKE_F(c, B * d->Hp);
-    r->pc_prev = TAKE_F(c, B * d->Hp);
-    for (int j = 0; j + 1 < d->q_layers; j++) r->q_act[j] = TAKE_F(c, B * d->q_width[j + 1]);
-    r->Q = TAKE_F(c, B * d->N * d->kd);
-    r->maps = TAKE_F(c, B * d->N * d->P);
-    r->ans = TAKE_F(c, B * d->N * d->vd);
-    r->a_in = TAKE_F(c, B * d->a_in);
-    for (int j = 0; j + 1 < d->a_layers; j++) r->a_act[j] = TAKE_F(c, B * d->a_width[j + 1]);
-    r->z = TAKE_F(c, B * d->Hp);
-    r->pgates = TAKE_F(c, B * 4 * d->Hp);
-    r->pc = TAKE_F(c, B * d->Hp);
-    r->ph = TAKE_F(c, B * d->Hp);
+    const long vs = (long)d->P * d->L;
+    FIELD(r->first, 1);
+    FIELD(r->prev_reward, 1);
+    FIELD(r->prev_action, 1);
+    FIELD(r->x, d->H * d->W * d->C);
+    for (int i = 0; i < d->nconv; i++) FIELD(r->conv[i], d->oh[i] * d->ow[i] * d->cout[i]);
+    FIELD(r->vh_prev, vs);
+    FIELD(r->vc_prev, vs);
+    FIELD(r->vgates, 4 * vs);
+    FIELD(r->vc, vs);
+    FIELD(r->vh, vs);
+    FIELD(r->ph_prev, d->Hp);
+    FIELD(r->pc_prev, d->Hp);
+    for (int j = 0; j + 1 < d->q_layers; j++) FIELD(r->q_act[j], d->q_width[j + 1]);
+    FIELD(r->Q, d->N * d->kd);
+    FIELD(r->maps, d->N * d->P);
+    FIELD(r->ans, d->N * d->vd);
+    FIELD(r->a_in, d->a_in);
+    for (int j = 0; j + 1 < d->a_layers; j++) FIELD(r->a_act[j], d->a_width[j + 1]);
+    FIELD(r->z, d->Hp);
+    FIELD(r->pgates, 4 * d->Hp);
+    FIELD(r->pc, d->Hp);
+    FIELD(r->ph, d->Hp);
 }
 
-static void layout_scratch(carver *c, scratch *s, const dims *d, long B)
+static void scratch_fields(scratch *s, const dims *d, field_fn f, void *ctx)
 {
-    long cols = B * d->P * (d->F + d->L) * 9; /* the ConvLSTM's unfolded input */
-    long act = B * d->H * d->W * d->C;         /* largest activation a gradient may flow through */
+    long cols = (long)d->P * (d->F + d->L) * 9; /* the ConvLSTM's unfolded input */
+    long act = (long)d->H * d->W * d->C;         /* largest activation a gradient may flow through */
     for (int i = 0; i < d->nconv; i++) {
-        cols = max_l(cols, B * d->oh[i] * d->ow[i] * d->cin[i] * d->k[i] * d->k[i]);
-        act = max_l(act, B * d->oh[i] * d->ow[i] * d->cout[i]);
+        cols = max_l(cols, (long)d->oh[i] * d->ow[i] * d->cin[i] * d->k[i] * d->k[i]);
+        act = max_l(act, (long)d->oh[i] * d->ow[i] * d->cout[i]);
     }
-    for (int j = 0; j <= d->q_layers; j++) act = max_l(act, B * d->q_width[j]);
-    for (int j = 0; j <= d->a_layers; j++) act = max_l(act, B * d->a_width[j]);
-    long vs = B * d->P * d->L;
-    s->cols = TAKE_F(c, cols);
-    s->dcols = TAKE_F(c, cols);
-    s->xin = TAKE_F(c, B * d->P * (d->F + d->L));
-    s->dxin = TAKE_F(c, B * d->P * (d->F + d->L));
-    s->dact_a = TAKE_F(c, act);
-    s->dact_b = TAKE_F(c, act);
-    s->dvh = TAKE_F(c, vs);
-    s->dvc = TAKE_F(c, vs);
-    s->dvgates = TAKE_F(c, 4 * vs);
-    s->dph = TAKE_F(c, B * d->Hp);
-    s->dpc = TAKE_F(c, B * d->Hp);
-    s->dph_prev = TAKE_F(c, B * d->Hp);
-    s->dpgates = TAKE_F(c, B * 4 * d->Hp);
-    s->da_in = TAKE_F(c, B * d->a_in);
-    s->dQ = TAKE_F(c, B * d->N * d->kd);
-    s->attn_tmp = TAKE_F(c, (long)d->N * d->P);
+    for (int j = 0; j <= d->q_layers; j++) act = max_l(act, d->q_width[j]);
+    for (int j = 0; j <= d->a_layers; j++) act = max_l(act, d->a_width[j]);
+    const long vs = (long)d->P * d->L;
+    FIELD(s->cols, cols);
+    FIELD(s->dcols, cols);
+    FIELD(s->xin, d->P * (d->F + d->L));
+    FIELD(s->dxin, d->P * (d->F + d->L));
+    FIELD(s->dact_a, act);
+    FIELD(s->dact_b, act);
+    FIELD(s->dvh, vs);
+    FIELD(s->dvc, vs);
+    FIELD(s->dvgates, 4 * vs);
+    FIELD(s->dph, d->Hp);
+    FIELD(s->dpc, d->Hp);
+    FIELD(s->dph_prev, d->Hp);
+    FIELD(s->dpgates, 4 * d->Hp);
+    FIELD(s->da_in, d->a_in);
+    FIELD(s->dQ, d->N * d->kd);
+    FIELD(s->attn_tmp, d->N * d->P); /* one per environment, so slices never share it */
 }
 
-static void layout_state(carver *c, attn_state *st, const dims *d)
+typedef struct layout_ctx {
+    carver *c;
+    long B;
+} layout_ctx;
+
+static void layout_field(void *ctx, void **ptr, size_t per_env, size_t elem)
+{
+    layout_ctx *l = ctx;
+    *ptr = take(l->c, (size_t)l->B * per_env, elem);
+}
+
+static void slice_field(void *ctx, void **ptr, size_t per_env, size_t elem)
+{
+    *ptr = (char *)*ptr + *(const long *)ctx * per_env * elem;
+}
+
+void record_slice(step_record *out, const step_record *r, const dims *d, long b0)
+{
+    *out = *r;
+    record_fields(out, d, slice_field, &b0);
+}
+
+void scratch_slice(scratch *out, const scratch *s, const dims *d, long b0)
+{
+    *out = *s;
+    scratch_fields(out, d, slice_field, &b0);
+}
+
+static void layout_state(carver *c, attn_state *st, const dims *d, size_t nparams)
 {
     long B = st->B;
+    layout_ctx l = {c, B};
     st->vh = TAKE_F(c, B * d->P * d->L);
     st->vc = TAKE_F(c, B * d->P * d->L);
     st->ph = TAKE_F(c, B * d->Hp);
     st->pc = TAKE_F(c, B * d->Hp);
     st->maps = TAKE_F(c, B * d->N * d->P);
     int records = st->T > 0 ? st->T : 1;
-    for (int t = 0; t < records; t++) layout_record(c, &st->tape[t], d, B);
-    layout_scratch(c, &st->s, d, B);
+    for (int t = 0; t < records; t++) record_fields(&st->tape[t], d, layout_field, &l);
+    scratch_fields(&st->s, d, layout_field, &l);
+    /* Threads other than the first accumulate parameter gradients privately; attn_backward adds them up. */
+    st->thread_grads = st->T > 0 && st->threads > 1 ? TAKE_F(c, (size_t)(st->threads - 1) * nparams) : NULL;
 }
 
 #define MAX_BATCH 1048576
@@ -100,8 +141,9 @@ attn_status attn_state_create(attn_state **out, const attn_model *model, int bat
         free(s);
         return fail(ATTN_ERR_NOMEM, "cannot allocate a tape of %d steps", max_unroll);
     }
+    s->threads = model->threads < batch ? model->threads : batch;
     carver c = {NULL, 0};
-    layout_state(&c, s, &model->d);
+    layout_state(&c, s, &model->d, model->nparams);
     s->memory = calloc(1, c.used + 63);
     if (!s->memory) {
         size_t bytes = c.used;
@@ -110,7 +152,11 @@ attn_status attn_state_create(attn_state **out, const attn_model *model, int bat
                     max_unroll);
     }
     c = (carver){carve_align(s->memory), 0};
-    layout_state(&c, s, &model->d);
+    layout_state(&c, s, &model->d, model->nparams);
+    if (s->threads > 1 && !(s->workers = pool_create(s->threads))) {
+        attn_state_destroy(s);
+        return fail(ATTN_ERR_NOMEM, "cannot start %d worker threads", model->threads);
+    }
     *out = s;
     return ATTN_OK;
 }
@@ -118,6 +164,7 @@ attn_status attn_state_create(attn_state **out, const attn_model *model, int bat
 void attn_state_destroy(attn_state *state)
 {
     if (!state) return;
+    pool_destroy(state->workers);
     free(state->memory);
     free(state->tape);
     free(state);

@@ -1,8 +1,24 @@
 #!/usr/bin/env bash
-# A fresh Debian machine to a running agent: installs the packages, builds, and runs the main job.
+# A fresh Debian machine to a trained agent and pictures of where it looks: installs the packages, builds,
+# trains on minatar:breakout for a few minutes, plays the trained agent and draws its attention.
+#   FRAMES=N   how long to train (default 250000 environment steps, a few minutes on 2 cores)
+#   OUT=DIR    where the run goes (default runs/breakout)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+frames=${FRAMES:-250000}
+out=${OUT:-runs/breakout}
 bash scripts/install-deps.sh
 [ -f build/build.ninja ] || meson setup build -Dwerror=true
 meson compile -C build
-./build/examples/attention_demo 6
+./build/examples/attn-train --env minatar:breakout --frames "$frames" --out "$out"
+./build/examples/attn-play --run "$out" --env minatar:breakout --episodes 10
+bash examples/plot_curve.sh "$out/metrics.jsonl" "$out/curve.png" "minatar:breakout" >/dev/null
+cat <<MSG
+
+Done. Everything is in $out/:
+  checkpoint:      $out/checkpoint.safetensors
+  learning curve:  $out/curve.png
+  attention GIF:   $out/attention.gif   (the frame, then each query's map over it, step by step)
+  attention PNGs:  $out/step_*.png
+Train longer:      ./build/examples/attn-train --env minatar:breakout --frames 2000000 --out $out --resume
+MSG
