@@ -38,9 +38,10 @@
  *  - Thread safety: distinct handles may be used from distinct threads at once. One model may be shared by
  *    several threads for attn_forward on distinct states; attn_backward and anything that writes the
  *    parameters or gradients need the model to themselves.
- *  - Threads: the library computes with BLAS, whose thread pool is process-wide. The model sets it from
- *    ATTN_CFG_THREADS when created: 0 (default) means the environment variable ATTN_NUM_THREADS if set, else
- *    every online CPU. Results are bitwise identical for the same seed, inputs and thread count.
+ *  - Threads: ATTN_CFG_THREADS (0, the default, means the environment variable ATTN_NUM_THREADS if set, else
+ *    every online CPU) is how many threads a state splits its environments over; each thread runs its slice
+ *    through the whole network with a single-threaded BLAS (the model sets OpenBLAS's process-wide pool to 1
+ *    thread when created). Results are bitwise identical for the same seed, inputs and thread count.
  *  - Memory is reserved when a model or state is created; attn_forward and attn_backward never allocate.
  */
 #ifndef ATTNAGENT_H
@@ -127,7 +128,7 @@ typedef enum attn_config_key {
     ATTN_CFG_CORE_UNITS = 11,     /* H_p, policy LSTM units */
     ATTN_CFG_QUERY_LAYERS = 12,   /* hidden layers of MLP_q (0..ATTN_MAX_MLP_HIDDEN) */
     ATTN_CFG_ANSWER_LAYERS = 13,  /* hidden layers of MLP_a (0..ATTN_MAX_MLP_HIDDEN) */
-    ATTN_CFG_THREADS = 14,        /* BLAS threads; 0 = ATTN_NUM_THREADS or all online CPUs */
+    ATTN_CFG_THREADS = 14,        /* threads per state; 0 = $ATTN_NUM_THREADS or all online CPUs */
     ATTN_CFG_GRID_H = 15,         /* read-only: h, the grid height the conv stack leaves */
     ATTN_CFG_GRID_W = 16          /* read-only: w */
 } attn_config_key;
