@@ -32,6 +32,29 @@ static int env_step(void *ctx, int index, int action, void *obs, float *reward, 
     return st ? failed(e, index, st, "observe") : 0;
 }
 
+static int env_save(void *ctx, int index, void *buf, size_t cap, size_t *len)
+{
+    minatar_env *e = ctx;
+    int st = attn_minatar_save(e->games[index], buf, cap > sizeof(int32_t) ? cap - sizeof(int32_t) : 0, len);
+    if (st) return failed(e, index, st, "save");
+    /* The episode's step count (for truncation) travels with the game. */
+    if (buf) memcpy((char *)buf + *len, &e->steps[index], sizeof(int32_t));
+    *len += sizeof(int32_t);
+    return 0;
+}
+
+static int env_load(void *ctx, int index, const void *buf, size_t len)
+{
+    minatar_env *e = ctx;
+    if (len < sizeof(int32_t)) return failed(e, index, ATTN_MINATAR_ERR_INVALID, "load");
+    int32_t steps;
+    memcpy(&steps, (const char *)buf + len - sizeof steps, sizeof steps);
+    int st = attn_minatar_load(e->games[index], buf, len - sizeof steps);
+    if (st) return failed(e, index, st, "load");
+    e->steps[index] = steps;
+    return 0;
+}
+
 static const char *env_error(void *ctx, int index) { return ((minatar_env *)ctx)->error[index]; }
 
 int minatar_env_create(minatar_env *e, const char *game, int B, float sticky, int max_steps, char *err,
@@ -80,6 +103,8 @@ attn_env minatar_env_callbacks(minatar_env *e)
     env.reset = env_reset;
     env.step = env_step;
     env.error = env_error;
+    env.save = env_save;
+    env.load = env_load;
     env.thread_safe = 1;
     return env;
 }

@@ -11,7 +11,7 @@ typedef struct minatar_env {
     int channels, actions;
     int max_steps;        /* an episode longer than this is truncated (0: never) */
     attn_minatar **games; /* [B] */
-    int *steps;           /* [B] steps in the current episode */
+    int32_t *steps;       /* [B] steps in the current episode */
     char (*error)[128];   /* [B] last failure */
 } minatar_env;
 
@@ -21,7 +21,7 @@ int minatar_env_create(minatar_env *e, const char *game, int B, float sticky, in
                        size_t err_size);
 void minatar_env_destroy(minatar_env *e);
 
-/* The callbacks, with ctx = e. */
+/* The callbacks, with ctx = e; save/load make attn-train's checkpoints resume exactly. */
 attn_env minatar_env_callbacks(minatar_env *e);
 
 #endif

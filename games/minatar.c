@@ -2,6 +2,7 @@
  * What the five games share: the random generator, options, the handle's life cycle, sticky actions and the
  * dispatch to each game's table.
  */
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -167,6 +168,57 @@ int attn_minatar_copy(attn_minatar *dst, const attn_minatar *src)
     if (dst->game != src->game)
         return ATTN_MINATAR_ERR_INVALID;
     *dst = *src;
+    return ATTN_MINATAR_OK;
+}
+
+/* Saved form: magic, game index, checksum, then the handle's bytes after its game pointer (the handle is
+ * calloc'ed, so padding bytes are zero and the bytes are deterministic). */
+#define SAVE_MAGIC 0x4d696e41u /* "MinA" */
+#define SAVE_HEADER (3 * sizeof(uint64_t))
+#define SAVE_BODY (sizeof(attn_minatar) - offsetof(attn_minatar, sticky_action_prob))
+
+static uint64_t fnv1a(const unsigned char *p, size_t n)
+{
+    uint64_t h = 0xcbf29ce484222325ULL;
+    for (size_t i = 0; i < n; i++) h = (h ^ p[i]) * 0x100000001b3ULL;
+    return h;
+}
+
+static uint64_t game_index(const attn_minatar_game *g)
+{
+    for (uint64_t i = 0; i < ATTN_MINATAR_NUM_GAMES; i++)
+        if (games[i] == g) return i;
+    return UINT64_MAX;
+}
+
+int attn_minatar_save(const attn_minatar *game, void *buf, size_t cap, size_t *len)
+{
+    if (!game || !len)
+        return ATTN_MINATAR_ERR_NULL;
+    *len = SAVE_HEADER + SAVE_BODY;
+    if (!buf)
+        return ATTN_MINATAR_OK;
+    if (cap < *len)
+        return ATTN_MINATAR_ERR_INVALID;
+    const unsigned char *body = (const unsigned char *)game + offsetof(attn_minatar, sticky_action_prob);
+    uint64_t head[3] = {SAVE_MAGIC, game_index(game->game), fnv1a(body, SAVE_BODY)};
+    memcpy(buf, head, sizeof head);
+    memcpy((unsigned char *)buf + SAVE_HEADER, body, SAVE_BODY);
+    return ATTN_MINATAR_OK;
+}
+
+int attn_minatar_load(attn_minatar *game, const void *buf, size_t len)
+{
+    if (!game || !buf)
+        return ATTN_MINATAR_ERR_NULL;
+    if (len != SAVE_HEADER + SAVE_BODY)
+        return ATTN_MINATAR_ERR_INVALID;
+    uint64_t head[3];
+    memcpy(head, buf, sizeof head);
+    const unsigned char *body = (const unsigned char *)buf + SAVE_HEADER;
+    if (head[0] != SAVE_MAGIC || head[1] != game_index(game->game) || head[2] != fnv1a(body, SAVE_BODY))
+        return ATTN_MINATAR_ERR_INVALID;
+    memcpy((unsigned char *)game + offsetof(attn_minatar, sticky_action_prob), body, SAVE_BODY);
     return ATTN_MINATAR_OK;
 }
 

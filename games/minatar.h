@@ -117,6 +117,15 @@ int attn_minatar_clone(attn_minatar **out, const attn_minatar *src);
  * otherwise). Allocates nothing: a cheap snapshot/restore for search or tests. */
 int attn_minatar_copy(attn_minatar *dst, const attn_minatar *src);
 
+/*
+ * The whole state of a handle as bytes, for checkpoints that resume a run exactly: with buf NULL, *len gets
+ * the size; otherwise the state is written (ATTN_MINATAR_ERR_INVALID if cap is too small). The bytes are tied
+ * to this build of the library and carry a checksum; attn_minatar_load refuses bytes of another game, size or
+ * checksum (ATTN_MINATAR_ERR_INVALID) and then changes nothing.
+ */
+int attn_minatar_save(const attn_minatar *game, void *buf, size_t cap, size_t *len);
+int attn_minatar_load(attn_minatar *game, const void *buf, size_t len);
+
 /* Reseeds the random stream with `seed` and starts a new episode: afterwards the handle behaves exactly as a
  * freshly created one with the same game, options and seed. */
 int attn_minatar_reset(attn_minatar *game, uint64_t seed);

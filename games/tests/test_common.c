@@ -162,6 +162,55 @@ static void test_determinism(void **state)
     }
 }
 
+/* Saved bytes loaded into another handle of the same game continue exactly as the original; a corrupted or
+ * foreign blob is refused and changes nothing. */
+static void test_save_and_load(void **state)
+{
+    (void)state;
+    for (int i = 0; i < ATTN_MINATAR_NUM_GAMES; i++) {
+        attn_minatar *a, *b;
+        assert_int_equal(attn_minatar_create(&a, specs[i].name, NULL, 77), ATTN_MINATAR_OK);
+        assert_int_equal(attn_minatar_create(&b, specs[i].name, NULL, 5), ATTN_MINATAR_OK);
+        int identical;
+        uint64_t policy = 3;
+        int actions;
+        attn_minatar_num_actions(a, &actions);
+        for (int t = 0; t < 300; t++) {
+            int done;
+            assert_int_equal(attn_minatar_step(a, test_action(&policy, actions), NULL, &done), ATTN_MINATAR_OK);
+            if (done) attn_minatar_restart(a);
+        }
+        size_t len;
+        assert_int_equal(attn_minatar_save(a, NULL, 0, &len), ATTN_MINATAR_OK);
+        static unsigned char buf[1 << 16];
+        assert_true(len <= sizeof buf);
+        assert_int_equal(attn_minatar_save(a, buf, len - 1, &len), ATTN_MINATAR_ERR_INVALID);
+        assert_int_equal(attn_minatar_save(a, buf, sizeof buf, &len), ATTN_MINATAR_OK);
+
+        /* A flipped byte in the state, a wrong length, or another game's bytes are refused. */
+        attn_minatar *before;
+        assert_int_equal(attn_minatar_clone(&before, b), ATTN_MINATAR_OK);
+        buf[len - 1] ^= 1;
+        assert_int_equal(attn_minatar_load(b, buf, len), ATTN_MINATAR_ERR_INVALID);
+        buf[len - 1] ^= 1;
+        assert_int_equal(attn_minatar_load(b, buf, len - 1), ATTN_MINATAR_ERR_INVALID);
+        attn_minatar *other;
+        assert_int_equal(attn_minatar_create(&other, specs[(i + 1) % ATTN_MINATAR_NUM_GAMES].name, NULL, 1),
+                         ATTN_MINATAR_OK);
+        assert_int_equal(attn_minatar_load(other, buf, len), ATTN_MINATAR_ERR_INVALID);
+        run_pair(b, before, 500, 11, &identical);
+        assert_true(identical); /* the refused loads left b as it was */
+
+        assert_int_equal(attn_minatar_load(b, buf, len), ATTN_MINATAR_OK);
+        run_pair(a, b, 5000, 12, &identical);
+        assert_true(identical);
+        attn_minatar_destroy(a);
+        attn_minatar_destroy(b);
+        attn_minatar_destroy(before);
+        attn_minatar_destroy(other);
+    }
+}
+
 /* A clone, and a copy into another handle, taken mid-episode continue exactly as the original. */
 static void test_clone_and_copy(void **state)
 {
@@ -362,6 +411,7 @@ int main(void)
         cmocka_unit_test(test_observations_are_binary),
         cmocka_unit_test(test_determinism),
         cmocka_unit_test(test_clone_and_copy),
+        cmocka_unit_test(test_save_and_load),
         cmocka_unit_test(test_sticky_actions),
         cmocka_unit_test(test_errors),
     };
