@@ -1,0 +1,106 @@
+/* attn-bench: how fast the agent acts and trains on this machine, as one JSON line.
+ *
+ *   attn-bench [--preset minatar|atari84|atari] [--batch B] [--unroll T] [--threads N] [--seconds S]
+ *
+ * act_fps: attn_forward without recording, frames per second. train_fps: per update, T recorded forward steps,
+ * attn_backward and an optimizer step, over T×B frames. step_latency_us: one forward step of the batch.
+ * peak_rss_mb: the process's peak resident memory. Speed is measured here, never asserted by a test. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+
+#include "attnagent/attnagent.h"
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static void die(const char *what)
+{
+    fprintf(stderr, "attn-bench: %s: %s\n", what, attn_last_error());
+    exit(1);
+}
+
+int main(int argc, char **argv)
+{
+    const char *preset = "minatar";
+    int B = 16, T = 20, threads = 0;
+    double seconds = 3.0;
+    for (int i = 1; i + 1 < argc; i += 2) {
+        if (!strcmp(argv[i], "--preset")) preset = argv[i + 1];
+        else if (!strcmp(argv[i], "--batch")) B = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--unroll")) T = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--threads")) threads = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--seconds")) seconds = atof(argv[i + 1]);
+        else {
+            fprintf(stderr, "usage: attn-bench [--preset minatar|atari84|atari] [--batch B] [--unroll T] "
+                            "[--threads N] [--seconds S]\n");
+            return 2;
+        }
+    }
+    attn_preset p = !strcmp(preset, "atari") ? ATTN_PRESET_ATARI
+                    : !strcmp(preset, "atari84") ? ATTN_PRESET_ATARI84 : ATTN_PRESET_MINATAR;
+    attn_config *cfg;
+    if (attn_config_create(&cfg, p) || attn_config_set(cfg, ATTN_CFG_THREADS, threads)) die("configuration");
+    if (p == ATTN_PRESET_MINATAR && attn_config_set(cfg, ATTN_CFG_OBS_C, 4)) die("configuration");
+    int H, W, C, A;
+    attn_config_get(cfg, ATTN_CFG_OBS_H, &H);
+    attn_config_get(cfg, ATTN_CFG_OBS_W, &W);
+    attn_config_get(cfg, ATTN_CFG_OBS_C, &C);
+    attn_config_get(cfg, ATTN_CFG_NUM_ACTIONS, &A);
+    attn_model *m;
+    attn_state *act, *learn;
+    attn_optimizer *opt;
+    if (attn_model_create(&m, cfg, 1)) die("model");
+    if (attn_state_create(&act, m, B, 0) || attn_state_create(&learn, m, B, T)) die("state");
+    if (attn_optimizer_create(&opt, m, ATTN_OPTIM_RMSPROP)) die("optimizer");
+
+    size_t obs_bytes = (size_t)B * H * W * C;
+    uint8_t *obs = malloc(obs_bytes);
+    for (size_t i = 0; i < obs_bytes; i++) obs[i] = (uint8_t)((i * 2654435761u) >> 24);
+    float *logits = malloc(sizeof(float) * (size_t)T * B * A), *values = malloc(sizeof(float) * (size_t)T * B);
+    float *dlogits = calloc((size_t)T * B * A, sizeof(float)), *dvalues = malloc(sizeof(float) * (size_t)T * B);
+    for (int i = 0; i < T * B; i++) dvalues[i] = 1e-3f;
+
+    /* Acting: also gives the latency of one step of the batch. */
+    int steps = 0;
+    double t0 = now(), t;
+    do {
+        if (attn_forward(m, act, ATTN_FORWARD_ACT, obs, obs_bytes, NULL, NULL, NULL, logits, values)) die("forward");
+        steps++;
+    } while ((t = now() - t0) < seconds);
+    double act_fps = (double)steps * B / t, latency_us = 1e6 * t / steps;
+
+    /* Training: T recorded steps, backward, optimizer step. */
+    int updates = 0;
+    t0 = now();
+    do {
+        for (int s = 0; s < T; s++)
+            if (attn_forward(m, learn, ATTN_FORWARD_RECORD, obs, obs_bytes, NULL, NULL, NULL,
+                             logits + (size_t)s * B * A, values + (size_t)s * B))
+                die("forward");
+        if (attn_model_zero_grad(m) || attn_backward(m, learn, dlogits, dvalues) ||
+            attn_optimizer_step(opt, m, NULL))
+            die("update");
+        updates++;
+    } while ((t = now() - t0) < seconds);
+    double train_fps = (double)updates * T * B / t;
+
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    printf("{\"preset\": \"%s\", \"batch\": %d, \"unroll\": %d, \"threads\": %d, \"act_fps\": %.1f, "
+           "\"train_fps\": %.1f, \"step_latency_us\": %.1f, \"peak_rss_mb\": %.1f, \"params\": %zu}\n",
+           preset, B, T, threads, act_fps, train_fps, latency_us, ru.ru_maxrss / 1024.0, attn_model_param_count(m));
+    free(obs), free(logits), free(values), free(dlogits), free(dvalues);
+    attn_optimizer_destroy(opt);
+    attn_state_destroy(act);
+    attn_state_destroy(learn);
+    attn_model_destroy(m);
+    attn_config_destroy(cfg);
+    return 0;
+}
