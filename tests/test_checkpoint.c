@@ -28,25 +28,13 @@ static char ck_dir[256];
 static int make_dir(void **state)
 {
     (void)state;
-    const char *base = getenv("TMPDIR");
-    snprintf(ck_dir, sizeof ck_dir, "%s/attn_ck_XXXXXX", base && *base ? base : "/tmp");
-    return mkdtemp(ck_dir) ? 0 : -1;
+    return scratch_dir_create(ck_dir, sizeof ck_dir, "attn_ck_");
 }
 
 static int remove_dir(void **state)
 {
     (void)state;
-    DIR *d = opendir(ck_dir);
-    if (!d) return -1;
-    struct dirent *e;
-    char path[600];
-    while ((e = readdir(d)) != NULL) {
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
-        snprintf(path, sizeof path, "%s/%s", ck_dir, e->d_name);
-        if (unlink(path) != 0) rmdir(path);
-    }
-    closedir(d);
-    return rmdir(ck_dir);
+    return scratch_dir_remove(ck_dir);
 }
 
 /* A path in the test directory; `slot` picks one of a few buffers so two paths can be alive at once. */

@@ -17,6 +17,7 @@
 
 #include "json.h"
 #include "safetensors.h"
+#include "test_util.h"
 
 /* ---- Helpers ---------------------------------------------------------------------------------------------- */
 
@@ -25,25 +26,13 @@ static char st_dir[256]; /* a fresh directory per run */
 static int make_dir(void **state)
 {
     (void)state;
-    const char *base = getenv("TMPDIR");
-    snprintf(st_dir, sizeof st_dir, "%s/attn_st_XXXXXX", base && *base ? base : "/tmp");
-    return mkdtemp(st_dir) ? 0 : -1;
+    return scratch_dir_create(st_dir, sizeof st_dir, "attn_st_");
 }
 
 static int remove_dir(void **state)
 {
     (void)state;
-    DIR *d = opendir(st_dir);
-    if (!d) return -1;
-    struct dirent *e;
-    char path[600];
-    while ((e = readdir(d)) != NULL) {
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
-        snprintf(path, sizeof path, "%s/%s", st_dir, e->d_name);
-        if (unlink(path) != 0) rmdir(path);
-    }
-    closedir(d);
-    return rmdir(st_dir);
+    return scratch_dir_remove(st_dir);
 }
 
 static const char *in_dir(const char *name)

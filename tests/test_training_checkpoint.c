@@ -14,7 +14,6 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <dirent.h>
 #include <locale.h>
 #include <math.h>
 #include <pthread.h>
@@ -380,25 +379,13 @@ static char dir[256];
 static int make_dir(void **state)
 {
     (void)state;
-    const char *base = getenv("TMPDIR");
-    snprintf(dir, sizeof dir, "%s/attn_tck_XXXXXX", base && *base ? base : "/tmp");
-    return mkdtemp(dir) ? 0 : -1;
+    return scratch_dir_create(dir, sizeof dir, "attn_tck_");
 }
 
 static int remove_dir(void **state)
 {
     (void)state;
-    DIR *d = opendir(dir);
-    if (!d) return -1;
-    struct dirent *e;
-    char path[600];
-    while ((e = readdir(d)) != NULL) {
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
-        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-        unlink(path);
-    }
-    closedir(d);
-    return rmdir(dir);
+    return scratch_dir_remove(dir);
 }
 
 static const char *in_dir(const char *name, int slot)

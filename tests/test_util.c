@@ -1,7 +1,11 @@
 #include "test_util.h"
 
+#include <dirent.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 double trng_uniform(test_rng *r)
 {
@@ -130,4 +134,26 @@ double directional_error(loss_fn loss, void *ctx, float *x, const float *analyti
     free(keep);
     free(sign);
     return norm > 0.0 ? sqrt(diff / norm) : 0.0;
+}
+
+int scratch_dir_create(char *dir, size_t n, const char *prefix)
+{
+    const char *base = getenv("TMPDIR");
+    snprintf(dir, n, "%s/%sXXXXXX", base && *base ? base : "/tmp", prefix);
+    return mkdtemp(dir) ? 0 : -1;
+}
+
+int scratch_dir_remove(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d) return -1;
+    struct dirent *e;
+    char path[1024];
+    while ((e = readdir(d)) != NULL) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        if (unlink(path) != 0) rmdir(path);
+    }
+    closedir(d);
+    return rmdir(dir);
 }

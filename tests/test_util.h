@@ -47,4 +47,9 @@ double gradient_error(loss_fn loss, void *ctx, float *x, const float *analytic, 
 double directional_error(loss_fn loss, void *ctx, float *x, const float *analytic, size_t n, int directions,
                          float h, uint64_t seed);
 
+/* A fresh directory under $TMPDIR (or /tmp) named <prefix>XXXXXX, written into dir (size n); 0 or -1. */
+int scratch_dir_create(char *dir, size_t n, const char *prefix);
+/* Removes the directory's entries (files and empty subdirectories) and the directory; 0 or -1. */
+int scratch_dir_remove(const char *dir);
+
 #endif
