@@ -183,7 +183,7 @@ int main(int argc, char **argv)
                     CHECK("maps", attn_map_to_pixels(model, maps + (size_t)n * gh * gw, pix + (size_t)n * H * W,
                                                      (size_t)H * W));
                 char title[64];
-                snprintf(title, sizeof title, "STEP %d  RETURN %.0f  ACTION %d", steps, ret, action);
+                snprintf(title, sizeof title, "STEP %d R %.0f", steps, ret);
                 render_panel_options po = {0.75f, 8, title};
                 if (render_frame_minatar(&frame, obs, H, W, C, o.scale) ||
                     render_panel(&panel, &frame, pix, N, H, W, &po)) {
