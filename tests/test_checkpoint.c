@@ -8,7 +8,6 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <dirent.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,42 +42,6 @@ static const char *in_dir(const char *name, int slot)
     static char paths[3][600];
     snprintf(paths[slot], sizeof paths[slot], "%s/%s", ck_dir, name);
     return paths[slot];
-}
-
-static int count_dir_entries(void)
-{
-    DIR *d = opendir(ck_dir);
-    assert_non_null(d);
-    int n = 0;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL)
-        if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0) n++;
-    closedir(d);
-    return n;
-}
-
-static unsigned char *read_bytes(const char *path, size_t *n)
-{
-    FILE *fp = fopen(path, "rb");
-    assert_non_null(fp);
-    assert_int_equal(fseek(fp, 0, SEEK_END), 0);
-    long size = ftell(fp);
-    assert_true(size >= 0);
-    rewind(fp);
-    unsigned char *b = malloc((size_t)size + 1);
-    assert_non_null(b);
-    assert_int_equal(fread(b, 1, (size_t)size, fp), (size_t)size);
-    fclose(fp);
-    *n = (size_t)size;
-    return b;
-}
-
-static void write_bytes(const char *path, const void *bytes, size_t n)
-{
-    FILE *fp = fopen(path, "wb");
-    assert_non_null(fp);
-    assert_int_equal(fwrite(bytes, 1, n, fp), n);
-    assert_int_equal(fclose(fp), 0);
 }
 
 static void expect_message(const char *fragment)
@@ -199,7 +162,7 @@ static void check_round_trip(attn_config *cfg)
     const char *again = in_dir("again.safetensors", 1);
     assert_int_equal(attn_model_save(loaded, again), ATTN_OK);
     size_t n1, n2;
-    unsigned char *b1 = read_bytes(path, &n1), *b2 = read_bytes(again, &n2);
+    unsigned char *b1 = read_file_bytes(path, &n1), *b2 = read_file_bytes(again, &n2);
     assert_int_equal(n1, n2);
     assert_memory_equal(b1, b2, n1);
     free(b1);
@@ -337,7 +300,7 @@ static void file_layout_is_the_contract(void **state)
     const char *path1 = in_dir("layout1.safetensors", 1);
     assert_int_equal(attn_model_save(model1, path1), ATTN_OK);
     size_t n0, n1;
-    unsigned char *b0 = read_bytes(path, &n0), *b1 = read_bytes(path1, &n1);
+    unsigned char *b0 = read_file_bytes(path, &n0), *b1 = read_file_bytes(path1, &n1);
     assert_int_equal(n0, n1);
     assert_memory_equal(b0, b1, n0);
     free(b0);
@@ -730,10 +693,10 @@ static void every_truncation_is_refused(void **state)
     const char *path = in_dir("full.safetensors", 0);
     assert_int_equal(attn_model_save(model, path), ATTN_OK);
     size_t n;
-    unsigned char *bytes = read_bytes(path, &n);
+    unsigned char *bytes = read_file_bytes(path, &n);
     const char *cut = in_dir("cut.safetensors", 1);
     for (size_t len = 0; len < n; len++) {
-        write_bytes(cut, bytes, len);
+        write_file_bytes(cut, bytes, len);
         attn_model *loaded = (attn_model *)&loaded;
         attn_status st = attn_model_load(&loaded, cut);
         if (st != ATTN_ERR_FORMAT && st != ATTN_ERR_IO) fail_msg("load of %zu/%zu bytes: status %d", len, n, (int)st);
@@ -744,7 +707,7 @@ static void every_truncation_is_refused(void **state)
     }
     assert_params_are(target, before);
     /* The control: the whole file loads. */
-    write_bytes(cut, bytes, n);
+    write_file_bytes(cut, bytes, n);
     assert_int_equal(attn_model_load_params(target, cut), ATTN_OK);
     assert_same_params(model, target);
     unlink(cut);
@@ -763,32 +726,32 @@ static void save_failures_write_nothing(void **state)
     (void)state;
     attn_config *cfg = tiny_config();
     attn_model *model = new_model(cfg, 3);
-    int entries = count_dir_entries();
+    int entries = count_dir_entries(ck_dir);
 
     assert_int_equal(attn_model_save(model, in_dir("missing/dir/model.safetensors", 0)), ATTN_ERR_IO);
     expect_message("missing/dir/model.safetensors");
-    assert_int_equal(count_dir_entries(), entries);
+    assert_int_equal(count_dir_entries(ck_dir), entries);
 
     const char *dir = in_dir("is-a-directory", 0);
     assert_int_equal(mkdir(dir, 0700), 0);
     assert_int_equal(attn_model_save(model, dir), ATTN_ERR_IO);
-    assert_int_equal(count_dir_entries(), entries + 1); /* the directory, and no temporary file */
+    assert_int_equal(count_dir_entries(ck_dir), entries + 1); /* the directory, and no temporary file */
     assert_int_equal(rmdir(dir), 0);
 
     /* A diverged model is not saved, and the good checkpoint at the path survives. */
     const char *path = in_dir("good.safetensors", 0);
     assert_int_equal(attn_model_save(model, path), ATTN_OK);
     size_t n_before;
-    unsigned char *before = read_bytes(path, &n_before);
+    unsigned char *before = read_file_bytes(path, &n_before);
     attn_model *diverged = new_model(cfg, 4);
     attn_model_params(diverged)[attn_model_param_count(diverged) - 1] = NAN;
     assert_int_equal(attn_model_save(diverged, path), ATTN_ERR_NONFINITE);
     expect_message("non-finite");
     size_t n_after;
-    unsigned char *after = read_bytes(path, &n_after);
+    unsigned char *after = read_file_bytes(path, &n_after);
     assert_int_equal(n_after, n_before);
     assert_memory_equal(after, before, n_before);
-    assert_int_equal(count_dir_entries(), entries + 1);
+    assert_int_equal(count_dir_entries(ck_dir), entries + 1);
     unlink(path);
     free(before);
     free(after);
@@ -819,7 +782,7 @@ static void io_and_null_errors(void **state)
     expect_message("absent.safetensors");
     assert_int_equal(attn_model_load_params(model, in_dir("absent.safetensors", 0)), ATTN_ERR_IO);
     /* Not a safetensors file at all. */
-    write_bytes(path, "hello, world", 12);
+    write_file_bytes(path, "hello, world", 12);
     assert_int_equal(attn_model_load(&out, path), ATTN_ERR_FORMAT);
     unlink(path);
     attn_model_destroy(model);

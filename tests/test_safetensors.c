@@ -61,30 +61,6 @@ static int count_temp_files(void)
     return n;
 }
 
-static void write_bytes(const char *path, const void *bytes, size_t n)
-{
-    FILE *fp = fopen(path, "wb");
-    assert_non_null(fp);
-    assert_int_equal(fwrite(bytes, 1, n, fp), n);
-    assert_int_equal(fclose(fp), 0);
-}
-
-static unsigned char *read_bytes(const char *path, size_t *n)
-{
-    FILE *fp = fopen(path, "rb");
-    assert_non_null(fp);
-    assert_int_equal(fseek(fp, 0, SEEK_END), 0);
-    long size = ftell(fp);
-    assert_true(size >= 0);
-    rewind(fp);
-    unsigned char *b = malloc((size_t)size + 1);
-    assert_non_null(b);
-    assert_int_equal(fread(b, 1, (size_t)size, fp), (size_t)size);
-    fclose(fp);
-    *n = (size_t)size;
-    return b;
-}
-
 /* A safetensors byte string by hand: the 8-byte little-endian length of `header` (`header_len` bytes), the
  * header, then `data`. */
 static unsigned char *build_raw(const char *header, size_t header_len, const void *data, size_t data_len, size_t *n)
@@ -622,7 +598,7 @@ static void write_then_read(void **state)
 
     /* The layout itself, checked on the raw bytes. */
     size_t n;
-    unsigned char *b = read_bytes(path, &n);
+    unsigned char *b = read_file_bytes(path, &n);
     uint64_t header_len = 0;
     for (int i = 7; i >= 0; i--) header_len = header_len << 8 | b[i];
     size_t data_len = 0;
@@ -702,14 +678,14 @@ static void failed_writes_leave_nothing(void **state)
     snprintf(good, sizeof good, "%s", in_dir("good.safetensors"));
     assert_int_equal(st_write(good, &t, 1, NULL, NULL, 0), ATTN_OK);
     size_t n_before;
-    unsigned char *before = read_bytes(good, &n_before);
+    unsigned char *before = read_file_bytes(good, &n_before);
     snprintf(tmp, sizeof tmp, "%s.tmp.%ld", good, (long)getpid());
     assert_int_equal(mkdir(tmp, 0700), 0);
     uint8_t w[1] = {42};
     st_tensor other = {"other", ST_U8, 1, {1}, w, 1};
     assert_int_equal(st_write(good, &other, 1, NULL, NULL, 0), ATTN_ERR_IO);
     size_t n_after;
-    unsigned char *after = read_bytes(good, &n_after);
+    unsigned char *after = read_file_bytes(good, &n_after);
     assert_int_equal(n_after, n_before);
     assert_memory_equal(after, before, n_before);
     assert_int_equal(rmdir(tmp), 0);
@@ -774,7 +750,7 @@ static unsigned char *small_valid_file(size_t *n)
     st_tensor t[2] = {{"w", ST_F32, 2, {1, 3}, w, 12}, {"u", ST_U8, 1, {2}, u, 2}};
     const char *k = "format", *v = "attnagent";
     assert_int_equal(st_write(path, t, 2, &k, &v, 1), ATTN_OK);
-    return read_bytes(path, n);
+    return read_file_bytes(path, n);
 }
 
 static void every_prefix_is_refused(void **state)
@@ -791,7 +767,7 @@ static void every_prefix_is_refused(void **state)
         attn_status st = st_parse(&f, b, len);
         if (st != ATTN_ERR_FORMAT) fail_msg("prefix of %zu/%zu bytes: status %d", len, n, (int)st);
         assert_null(f);
-        write_bytes(path, b, len);
+        write_file_bytes(path, b, len);
         st = st_open(&f, path);
         if (st != ATTN_ERR_FORMAT && st != ATTN_ERR_IO) fail_msg("file of %zu/%zu bytes: status %d", len, n, (int)st);
         assert_null(f);
@@ -877,7 +853,7 @@ static void open_errors(void **state)
     assert_int_equal(st_open(&f, st_dir), ATTN_ERR_IO);
     expect_message("not a regular file");
     const char *empty = in_dir("empty-file");
-    write_bytes(empty, "", 0);
+    write_file_bytes(empty, "", 0);
     assert_int_equal(st_open(&f, empty), ATTN_ERR_FORMAT);
     expect_message("too short");
 }

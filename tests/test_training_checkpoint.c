@@ -395,22 +395,6 @@ static const char *in_dir(const char *name, int slot)
     return paths[slot];
 }
 
-static unsigned char *read_bytes(const char *path, size_t *n)
-{
-    FILE *fp = fopen(path, "rb");
-    assert_non_null(fp);
-    assert_int_equal(fseek(fp, 0, SEEK_END), 0);
-    long size = ftell(fp);
-    assert_true(size >= 0);
-    rewind(fp);
-    unsigned char *b = malloc((size_t)size + 1);
-    assert_non_null(b);
-    assert_int_equal(fread(b, 1, (size_t)size, fp), (size_t)size);
-    fclose(fp);
-    *n = (size_t)size;
-    return b;
-}
-
 static int file_exists(const char *path)
 {
     struct stat sb;
@@ -471,7 +455,7 @@ static void check_round_trip(session_spec sp)
 
     save(&b, again);
     size_t n1, n2;
-    unsigned char *f1 = read_bytes(path, &n1), *f2 = read_bytes(again, &n2);
+    unsigned char *f1 = read_file_bytes(path, &n1), *f2 = read_file_bytes(again, &n2);
     assert_int_equal(n1, n2);
     assert_memory_equal(f1, f2, n1);
 
@@ -792,7 +776,7 @@ static void every_truncation_is_refused(void **state)
     const char *path = in_dir("full.safetensors", 0), *cut = in_dir("cut.safetensors", 1);
     save(&a, path);
     size_t n;
-    unsigned char *bytes = read_bytes(path, &n);
+    unsigned char *bytes = read_file_bytes(path, &n);
     session_open(&b, spec(ATTN_OPTIM_RMSPROP, 2, 2, 52));
     collect(&b);
     snap before = snapshot(&b);
@@ -1216,7 +1200,7 @@ static void failing_environment_callbacks(void **state)
     const char *path = in_dir("envs.safetensors", 0);
     save(&a, path);
     size_t n_before;
-    unsigned char *good = read_bytes(path, &n_before);
+    unsigned char *good = read_file_bytes(path, &n_before);
 
     /* A failing save writes nothing: the good file stays. */
     a.w->fail_save_at = 1;
@@ -1229,7 +1213,7 @@ static void failing_environment_callbacks(void **state)
     assert_int_equal(attn_training_save(fresh, a.model, a.opt, a.ro, &a.env, NULL, NULL, 0), ATTN_ERR_ABORTED);
     assert_false(file_exists(fresh));
     size_t n_after;
-    unsigned char *after = read_bytes(path, &n_after);
+    unsigned char *after = read_file_bytes(path, &n_after);
     assert_int_equal(n_before, n_after);
     assert_memory_equal(good, after, n_before);
     a.w->fail_save_at = -1;
@@ -1397,7 +1381,7 @@ static void arguments_and_io(void **state)
 
     /* A diverged run must not overwrite its last good checkpoint: non-finite weights or slots write nothing. */
     size_t n1, n2;
-    unsigned char *good = read_bytes(path, &n1);
+    unsigned char *good = read_file_bytes(path, &n1);
     float *params = attn_model_params(s.model);
     float saved = params[5];
     params[5] = NAN;
@@ -1412,7 +1396,7 @@ static void arguments_and_io(void **state)
     s.ro->ep_return[1] = INFINITY;
     assert_int_equal(attn_training_save(path, s.model, s.opt, s.ro, &s.env, NULL, NULL, 0), ATTN_ERR_NONFINITE);
     expect_message("\"train.ep_return\" has a non-finite value at element 1");
-    unsigned char *after = read_bytes(path, &n2);
+    unsigned char *after = read_file_bytes(path, &n2);
     assert_int_equal(n1, n2);
     assert_memory_equal(good, after, n1);
     free(good);

@@ -52,4 +52,9 @@ int scratch_dir_create(char *dir, size_t n, const char *prefix);
 /* Removes the directory's entries (files and empty subdirectories) and the directory; 0 or -1. */
 int scratch_dir_remove(const char *dir);
 
+/* Whole-file helpers for the file-format tests; they fail the running cmocka test on any I/O error. */
+unsigned char *read_file_bytes(const char *path, size_t *n); /* malloc'ed, one spare byte at the end */
+void write_file_bytes(const char *path, const void *bytes, size_t n);
+int count_dir_entries(const char *dir);                      /* entries other than . and .. */
+
 #endif
