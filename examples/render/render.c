@@ -207,29 +207,35 @@ static render_status check_opacity(const char *who, float opacity)
 }
 
 /* Checks that every value of an h × w map is finite and non-negative, and gives its maximum. */
-static render_status map_peak(const char *who, const float *map, int h, int w, float *peak)
+/* The map's largest value and its mean (the share every cell would get from an even map). */
+static render_status map_peak(const char *who, const float *map, int h, int w, float *peak, float *mean)
 {
     float m = 0;
+    double sum = 0.0;
     size_t n = (size_t)h * (size_t)w;
     for (size_t i = 0; i < n; i++) {
         if (!isfinite(map[i]) || map[i] < 0)
             return fail(RENDER_ERR_INVALID, "%s: map value %g at (row %zu, column %zu) is not finite and >= 0",
                         who, (double)map[i], i / (size_t)w, i % (size_t)w);
         if (map[i] > m) m = map[i];
+        sum += map[i];
     }
     *peak = m;
+    *mean = (float)(sum / (double)n);
     return RENDER_OK;
 }
 
 /* Blends the map over the (h·s) × (w·s) region of `img` whose top-left corner is at column x0 (row 0 of the
- * region is image row y0). The map has been checked and its peak is `peak`. */
+ * region is image row y0). The map has been checked; `peak` is its maximum and `mean` its average. Values
+ * are placed between the two, so only cells holding more than an even share of attention are coloured:
+ * measured from zero instead, a diffuse map would paint the whole frame. */
 static void blend_map(render_image *img, int x0, int y0, int s, const float *map, int h, int w, float peak,
-                      float opacity)
+                      float mean, float opacity)
 {
-    if (peak <= 0) return;
+    if (peak <= mean) return;
     for (int y = 0; y < h; y++) {
         for (int x = 0; x < w; x++) {
-            float t = map[(size_t)y * (size_t)w + (size_t)x] / peak;
+            float t = (map[(size_t)y * (size_t)w + (size_t)x] - mean) / (peak - mean);
             if (t <= 0) continue;
             float heat[3], alpha = opacity * t;
             heat_colour(t, heat);
@@ -251,11 +257,11 @@ render_status render_overlay(render_image *img, const float *map, int h, int w, 
     if (s == 0)
         return fail(RENDER_ERR_INVALID, "%s: a %d x %d image is no integer enlargement of a %d x %d map", who,
                     img->height, img->width, h, w);
-    float peak = 0;
+    float peak = 0, mean = 0;
     render_status st = check_opacity(who, opacity);
-    if (st == RENDER_OK) st = map_peak(who, map, h, w, &peak);
+    if (st == RENDER_OK) st = map_peak(who, map, h, w, &peak, &mean);
     if (st != RENDER_OK) return st;
-    blend_map(img, 0, 0, s, map, h, w, peak, opacity);
+    blend_map(img, 0, 0, s, map, h, w, peak, mean, opacity);
     return RENDER_OK;
 }
 
@@ -349,10 +355,12 @@ render_status render_panel(render_image *out, const render_image *frame, const f
         return fail(RENDER_ERR_INVALID, "%s: %d panels of %d x %d make an image over %d pixels per side", who,
                     n_maps + 1, frame->height, frame->width, RENDER_MAX_SIDE);
 
-    float *peaks = n_maps > 0 ? malloc((size_t)n_maps * sizeof *peaks) : NULL;
-    if (n_maps > 0 && !peaks) return fail(RENDER_ERR_NOMEM, "%s: cannot allocate %d floats", who, n_maps);
+    /* peaks[q] and peaks[n_maps + q]: map q's maximum and mean. */
+    float *peaks = n_maps > 0 ? malloc(2 * (size_t)n_maps * sizeof *peaks) : NULL;
+    if (n_maps > 0 && !peaks) return fail(RENDER_ERR_NOMEM, "%s: cannot allocate %d floats", who, 2 * n_maps);
     size_t map_size = (size_t)h * (size_t)w;
-    for (int q = 0; q < n_maps && st == RENDER_OK; q++) st = map_peak(who, maps + q * map_size, h, w, &peaks[q]);
+    for (int q = 0; q < n_maps && st == RENDER_OK; q++)
+        st = map_peak(who, maps + q * map_size, h, w, &peaks[q], &peaks[n_maps + q]);
     if (st == RENDER_OK) st = render_image_resize(out, (int)width, (int)height);
     if (st != RENDER_OK) {
         free(peaks);
@@ -363,7 +371,8 @@ render_status render_panel(render_image *out, const render_image *frame, const f
     for (int q = -1; q < n_maps; q++) {
         int x0 = (q + 1) * (frame->width + opt->gap);
         blit(out, x0, strip, frame);
-        if (q >= 0) blend_map(out, x0, strip, s, maps + q * map_size, h, w, peaks[q], opt->opacity);
+        if (q >= 0)
+            blend_map(out, x0, strip, s, maps + q * map_size, h, w, peaks[q], peaks[n_maps + q], opt->opacity);
         if (opt->title) {
             char label[16];
             if (q >= 0) snprintf(label, sizeof label, "Q%d", q);

@@ -75,10 +75,11 @@ render_status render_frame_rgb(render_image *out, const uint8_t *obs, int h, int
 /*
  * Blends one attention map over `img` in place. `map` holds h × w non-negative finite floats for the frame's
  * own pixels (attn_map_to_pixels gives them); `img` must be that frame upscaled by an integer factor, i.e.
- * (h·s) × (w·s) for some s >= 1, and every source pixel's value covers its s × s block. Each value v is
- * normalised by the map's maximum, t = v / max, coloured on a heat ramp (dark, red, yellow, white as t grows)
- * and blended with alpha = opacity · t, so the peak is the most opaque and zero leaves the frame untouched.
- * `opacity` is in (0, 1]. An all-zero map changes nothing.
+ * (h·s) × (w·s) for some s >= 1, and every source pixel's value covers its s × s block. Each value v is placed
+ * between the map's mean and its maximum, t = (v − mean) / (max − mean), coloured on a heat ramp (dark, red,
+ * yellow, white as t grows) and blended with alpha = opacity · t where t > 0: the peak is the most opaque, and
+ * cells holding no more than an even share of attention leave the frame untouched (so a diffuse map does not
+ * paint the whole frame). `opacity` is in (0, 1]. An all-zero or even map changes nothing.
  */
 render_status render_overlay(render_image *img, const float *map, int h, int w, float opacity);
 
