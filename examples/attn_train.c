@@ -182,6 +182,7 @@ int main(int argc, char **argv)
                 (long long)attn_rollout_episodes(ro), recent.count ? recent_mean(&recent) : 0.0, s.total,
                 s.policy_loss, s.value_loss, s.entropy, s.approx_kl, s.clip_fraction, s.grad_norm,
                 attn_optimizer_current_lr(opt), s.skipped);
+        fflush(metrics); /* whole lines only: a killed run leaves a readable log to resume appending to */
         if (frames >= next_checkpoint) {
             if ((st = save(&o, ckpt, model, opt, ro, &env, &recent))) {
                 status = fail_with("checkpoint", st);
