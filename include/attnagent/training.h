@@ -155,7 +155,7 @@ typedef struct attn_loss_stats {
     float value_loss;      /* ½ mean squared error of the value */
     float entropy;
     float approx_kl;       /* mean of behaviour log-prob − current log-prob of the taken actions */
-    float clip_fraction;   /* PPO: share of samples whose ratio was clipped; V-trace: share with ρ > ρ̄ */
+    float clip_fraction;   /* PPO: share of samples with |ratio − 1| > ε; V-trace: share with ρ > ρ̄ */
     float grad_norm;       /* global gradient norm before clipping */
     int skipped;           /* 1 if the update was skipped for a non-finite loss or gradient */
 } attn_loss_stats;
@@ -165,7 +165,10 @@ typedef struct attn_loss_stats {
 typedef struct attn_optimizer attn_optimizer;
 
 typedef enum attn_optim_kind {
-    ATTN_OPTIM_RMSPROP = 0, /* IMPALA's: ms ← ρ·ms + (1−ρ)·g²; mom ← μ·mom + lr·g/√(ms + ε); θ ← θ − mom */
+    ATTN_OPTIM_RMSPROP = 0, /* IMPALA's (TensorFlow 1's): ms ← ρ·ms + (1−ρ)·g², ms starting at 1;
+                               mom ← μ·mom + lr·g/√(ms + ε); θ ← θ − mom. The losses are means over the
+                               T·B samples (IMPALA summed them): with ε = 0.01 inside the root, small mean
+                               gradients take small steps; Adam does not care about the scale. */
     ATTN_OPTIM_ADAM = 1,    /* Kingma & Ba with bias correction; ε outside the square root */
     ATTN_OPTIM_ADAMW = 2,   /* Adam with decoupled weight decay: θ ← θ − lr·wd·θ before the Adam step */
     ATTN_OPTIM_SGD = 3      /* with optional momentum: mom ← μ·mom + g; θ ← θ − lr·mom */
