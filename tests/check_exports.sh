@@ -3,7 +3,7 @@
 set -euo pipefail
 lib=$1
 shift
-exported=$(nm -D --defined-only "$lib" | awk '$2 ~ /^[TDBRVW]$/ {print $3}' | sed 's/@.*//' | sort -u)
+exported=$(nm -D --defined-only "$lib" | awk '{print $NF}' | sed 's/@.*//' | sort -u)
 declared=$(grep -hoE 'ATTN_API [^(]*\b(attn_[a-z0-9_]+)\(' "$@" | grep -oE 'attn_[a-z0-9_]+\($' | tr -d '(' | sort -u)
 status=0
 stray=$(comm -23 <(echo "$exported") <(echo "$declared"))
