@@ -13,15 +13,16 @@
 #include <string.h>
 #include <unistd.h>
 
-double trng_uniform(test_rng *r)
+uint64_t trng_next(test_rng *r)
 {
     /* splitmix64: enough for test data, and unrelated to the library's xoshiro stream. */
     uint64_t z = (r->s += 0x9e3779b97f4a7c15ULL);
     z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
     z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    z ^= z >> 31;
-    return (double)(z >> 11) * (1.0 / 9007199254740992.0);
+    return z ^ (z >> 31);
 }
+
+double trng_uniform(test_rng *r) { return (double)(trng_next(r) >> 11) * (1.0 / 9007199254740992.0); }
 
 float trng_range(test_rng *r, float lo, float hi) { return lo + (hi - lo) * (float)trng_uniform(r); }
 

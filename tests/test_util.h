@@ -9,6 +9,7 @@
 
 /* Deterministic test data (the test's own generator, independent of the library's). */
 typedef struct test_rng { uint64_t s; } test_rng;
+uint64_t trng_next(test_rng *r);             /* 64 random bits */
 double trng_uniform(test_rng *r);            /* [0, 1) */
 float trng_range(test_rng *r, float lo, float hi);
 int trng_int(test_rng *r, int n);            /* [0, n) */

@@ -12,6 +12,7 @@
 
 #include "attnagent/attnagent.h"
 #include "safetensors.h"
+#include "test_util.h"
 
 #define MAX_TENSORS 96
 
@@ -31,20 +32,6 @@ static const preset_case CASES[] = {
     {"atari84", ATTN_PRESET_ATARI84, ATTN_OBS_F32, 0, 0, 3, 6, 2002},
     {"atari", ATTN_PRESET_ATARI, ATTN_OBS_U8, 0, 0, 2, 6, 3003},
 };
-
-/* splitmix64: the test's own generator, so the case does not depend on the library's RNG. */
-static uint64_t rng_next(uint64_t *s) {
-    uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-
-/* Uniform in [lo, hi). */
-static float rng_uniform(uint64_t *s, float lo, float hi) {
-    double u = (double)(rng_next(s) >> 11) * (1.0 / 9007199254740992.0);
-    return (float)(lo + (hi - lo) * u);
-}
 
 static int fail_status(const char *what, attn_status st) {
     fprintf(stderr, "dump_case: %s failed: %s (%s)\n", what, attn_status_str(st), attn_last_error());
@@ -116,7 +103,7 @@ static int run_case(const preset_case *pc, const char *dir) {
     attn_state *state = NULL;
     CHECK(attn_state_create(&state, model, B, T));
 
-    uint64_t rng = pc->seed * 7919u + 17u;
+    test_rng rng = {pc->seed * 7919u + 17u};
 
     /* Inputs. */
     unsigned char *obs = malloc((size_t)T * B * frame * obs_elem);
@@ -135,19 +122,19 @@ static int run_case(const preset_case *pc, const char *dir) {
     }
 
     if (pc->obs_type == ATTN_OBS_U8) {
-        for (size_t i = 0; i < (size_t)T * B * frame; i++) obs[i] = (unsigned char)(rng_next(&rng) >> 56);
+        for (size_t i = 0; i < (size_t)T * B * frame; i++) obs[i] = (unsigned char)(trng_next(&rng) >> 56);
     } else {
         float *f = (float *)obs;
-        for (size_t i = 0; i < (size_t)T * B * frame; i++) f[i] = rng_uniform(&rng, -0.5f, 1.5f);
+        for (size_t i = 0; i < (size_t)T * B * frame; i++) f[i] = trng_range(&rng, -0.5f, 1.5f);
     }
     for (int t = 0; t < T; t++) {
         for (int b = 0; b < B; b++) {
             /* Rewards of both signs, some exactly 0, an occasional large one. */
-            uint64_t kind = rng_next(&rng) % 8;
-            float r = kind == 0 ? 0.0f : kind == 1 ? 5.0f : rng_uniform(&rng, -1.0f, 1.0f);
+            uint64_t kind = trng_next(&rng) % 8;
+            float r = kind == 0 ? 0.0f : kind == 1 ? 5.0f : trng_range(&rng, -1.0f, 1.0f);
             prev_reward[t * B + b] = r;
             /* Actions in range, with ATTN_NO_ACTION now and then. */
-            prev_action[t * B + b] = rng_next(&rng) % 5 == 0 ? ATTN_NO_ACTION : (int32_t)(rng_next(&rng) % A);
+            prev_action[t * B + b] = trng_next(&rng) % 5 == 0 ? ATTN_NO_ACTION : (int32_t)(trng_next(&rng) % A);
         }
     }
     /* Resets: env 0 carries the state in from before the unroll and restarts in the middle; env 1 starts an
@@ -162,8 +149,8 @@ static int run_case(const preset_case *pc, const char *dir) {
             prev_action[i] = A - 1;
         }
     }
-    for (size_t i = 0; i < (size_t)T * B * A; i++) dlogits[i] = rng_uniform(&rng, -1.0f, 1.0f);
-    for (size_t i = 0; i < (size_t)T * B; i++) dvalues[i] = rng_uniform(&rng, -1.0f, 1.0f);
+    for (size_t i = 0; i < (size_t)T * B * A; i++) dlogits[i] = trng_range(&rng, -1.0f, 1.0f);
+    for (size_t i = 0; i < (size_t)T * B; i++) dvalues[i] = trng_range(&rng, -1.0f, 1.0f);
 
     /* A non-zero recurrent state carried in from before the unroll. */
     static const char *const part_names[4] = {"vision_h", "vision_c", "core_h", "core_c"};
@@ -175,7 +162,7 @@ static int run_case(const preset_case *pc, const char *dir) {
         final[p] = alloc_floats(part_size[p]);
         if (!init[p] || !final[p]) return 1;
         float scale = (p == ATTN_STATE_VISION_H || p == ATTN_STATE_CORE_H) ? 0.9f : 2.0f;
-        for (size_t i = 0; i < part_size[p]; i++) init[p][i] = rng_uniform(&rng, -scale, scale);
+        for (size_t i = 0; i < part_size[p]; i++) init[p][i] = trng_range(&rng, -scale, scale);
         CHECK(attn_state_set(state, (attn_state_part)p, init[p], part_size[p]));
     }
 

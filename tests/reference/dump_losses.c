@@ -29,6 +29,7 @@
 #include "attnagent/training.h"
 #include "losses.h"
 #include "safetensors.h"
+#include "test_util.h"
 
 enum { T = 5, B = 3, A = 4, N = T * B };
 #define MAX_TENSORS 32
@@ -50,19 +51,6 @@ static const loss_case CASES[] = {
     {"ppo_0", ATTN_LOSS_PPO, 31, 0},       {"ppo_1", ATTN_LOSS_PPO, 32, 1},
     {"ppo_2", ATTN_LOSS_PPO, 33, 2},       {"ppo_3", ATTN_LOSS_PPO, 34, 3},
 };
-
-/* splitmix64: the test's own generator, independent of the library's. */
-static uint64_t rng_next(uint64_t *s) {
-    uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-
-static float rng_uniform(uint64_t *s, float lo, float hi) {
-    double u = (double)(rng_next(s) >> 11) * (1.0 / 9007199254740992.0);
-    return (float)(lo + (hi - lo) * u);
-}
 
 /* Variant 0: the defaults. 1: γ 0.9, λ 1, more entropy, ρ̄ = c̄ = 0 (no truncation), reward clip 1, PPO
  * ε 0.1 without advantage normalisation. 2: λ 0, no entropy cost, ρ̄ 2 and c̄ 0.5, PPO ε 0.3. 3: γ 1, λ 0.7,
@@ -167,26 +155,26 @@ static int run_case(const loss_case *lc, const char *dir, float *workspace) {
     set_config(&cfg, lc->variant);
     CHECK(loss_config_check(&cfg));
 
-    uint64_t rng = lc->seed * 0x2545F4914F6CDD1Dull + 7u;
+    test_rng rng = {lc->seed * 0x2545F4914F6CDD1Dull + 7u};
     static float logits[N * A], behaviour_logits[N * A], values[N], behaviour_values[N], bootstrap[B];
     static float rewards[N], truncation_values[N];
     static int32_t actions[N];
     static uint8_t terminated[N], truncated[N];
     for (int i = 0; i < N * A; i++) {
-        logits[i] = rng_uniform(&rng, -2.0f, 2.0f);
+        logits[i] = trng_range(&rng, -2.0f, 2.0f);
         /* The acting policy differs by up to ±0.5 per logit: ratios π/μ from about 0.5 to 2. */
-        behaviour_logits[i] = logits[i] + rng_uniform(&rng, -0.5f, 0.5f);
+        behaviour_logits[i] = logits[i] + trng_range(&rng, -0.5f, 0.5f);
     }
     for (int i = 0; i < N; i++) {
-        values[i] = rng_uniform(&rng, -1.5f, 1.5f);
-        behaviour_values[i] = values[i] + rng_uniform(&rng, -0.3f, 0.3f);
+        values[i] = trng_range(&rng, -1.5f, 1.5f);
+        behaviour_values[i] = values[i] + trng_range(&rng, -0.3f, 0.3f);
         /* Everywhere, not only where truncated: using one where it does not belong changes the result. */
-        truncation_values[i] = rng_uniform(&rng, -2.0f, 2.0f);
-        actions[i] = (int32_t)(rng_next(&rng) % A);
-        uint64_t k = rng_next(&rng) % 6;
-        rewards[i] = k == 0 ? 0.0f : k == 1 ? 4.0f : k == 2 ? -3.0f : rng_uniform(&rng, -1.5f, 1.5f);
+        truncation_values[i] = trng_range(&rng, -2.0f, 2.0f);
+        actions[i] = (int32_t)(trng_next(&rng) % A);
+        uint64_t k = trng_next(&rng) % 6;
+        rewards[i] = k == 0 ? 0.0f : k == 1 ? 4.0f : k == 2 ? -3.0f : trng_range(&rng, -1.5f, 1.5f);
     }
-    for (int b = 0; b < B; b++) bootstrap[b] = rng_uniform(&rng, -1.5f, 1.5f);
+    for (int b = 0; b < B; b++) bootstrap[b] = trng_range(&rng, -1.5f, 1.5f);
     set_flags(terminated, truncated, lc->variant);
 
     const loss_inputs in = {T,       B,           A,       logits,     values,    bootstrap,
