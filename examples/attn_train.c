@@ -147,9 +147,14 @@ int main(int argc, char **argv)
     sigaction(SIGTERM, &sa, NULL);
 
     int tty = isatty(STDOUT_FILENO);
-    printf("attn-train: %s, %s, %d environments × %d steps, %lld frames, %d threads, %zu parameters, out %s\n",
-           o.env, train_algo_name(o.algo), o.envs, o.unroll, (long long)o.frames, o.threads,
-           attn_model_param_count(model), o.out);
+    char threads[32];
+    if (o.threads)
+        snprintf(threads, sizeof threads, "%d threads", o.threads);
+    else
+        snprintf(threads, sizeof threads, "threads: all CPUs");
+    printf("attn-train: %s, %s, %d environments × %d steps, %lld frames, %s, %zu parameters, out %s\n", o.env,
+           train_algo_name(o.algo), o.envs, o.unroll, (long long)o.frames, threads, attn_model_param_count(model),
+           o.out);
     fflush(stdout);
 
     const double start = now();
