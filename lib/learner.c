@@ -9,9 +9,6 @@
 #include "rng.h"
 #include "rollout.h"
 
-static const attn_state_part PARTS[4] = {ATTN_STATE_VISION_H, ATTN_STATE_VISION_C, ATTN_STATE_CORE_H,
-                                         ATTN_STATE_CORE_C};
-
 struct attn_learner {
     attn_model *model;
     attn_loss_config cfg;
@@ -97,7 +94,7 @@ attn_status attn_learner_create(attn_learner **out, attn_model *model, const att
         free(l);
         return st;
     }
-    for (int p = 0; p < 4; p++) l->init_size[p] = attn_state_part_size(l->state, PARTS[p]);
+    for (int p = 0; p < 4; p++) l->init_size[p] = attn_state_part_size(l->state, STATE_PARTS[p]);
     carver c = {NULL, 0};
     layout(&c, l);
     l->memory = calloc(1, c.used + 63);
@@ -152,7 +149,7 @@ static void gather_env(attn_learner *l, const attn_rollout *r, int src, int dst)
 static attn_status replay(attn_learner *l)
 {
     attn_status st = attn_state_clear_tape(l->state);
-    for (int p = 0; !st && p < 4; p++) st = attn_state_set(l->state, PARTS[p], l->init_state[p], l->init_size[p]);
+    for (int p = 0; !st && p < 4; p++) st = attn_state_set(l->state, STATE_PARTS[p], l->init_state[p], l->init_size[p]);
     const size_t Bm = (size_t)l->Bm;
     for (int t = 0; !st && t < l->T; t++)
         st = attn_forward(l->model, l->state, ATTN_FORWARD_RECORD, (char *)l->obs + t * Bm * l->obs_bytes,

@@ -10,8 +10,8 @@
 #include "model.h"
 #include "threads.h"
 
-static const attn_state_part PARTS[4] = {ATTN_STATE_VISION_H, ATTN_STATE_VISION_C, ATTN_STATE_CORE_H,
-                                         ATTN_STATE_CORE_C};
+const attn_state_part STATE_PARTS[4] = {ATTN_STATE_VISION_H, ATTN_STATE_VISION_C, ATTN_STATE_CORE_H,
+                                        ATTN_STATE_CORE_C};
 
 uint64_t rollout_episode_seed(uint64_t seed, int b, uint64_t k)
 {
@@ -80,7 +80,7 @@ attn_status attn_rollout_create(attn_rollout **out, const attn_model *model, int
     r->seed = seed;
     r->obs_elems = (size_t)d->H * d->W * d->C;
     r->obs_elem_size = model->cfg.obs_type == ATTN_OBS_U8 ? 1 : sizeof(float);
-    for (int p = 0; p < 4; p++) r->init_size[p] = attn_state_part_size(r->act, PARTS[p]);
+    for (int p = 0; p < 4; p++) r->init_size[p] = attn_state_part_size(r->act, STATE_PARTS[p]);
     carver c = {NULL, 0};
     layout(&c, r);
     r->memory = calloc(1, c.used + 63);
@@ -226,11 +226,11 @@ static attn_status run_envs(attn_rollout *r, const attn_env *env, int resetting)
 static attn_status peek_values(attn_rollout *r, const attn_model *model, const uint8_t *first,
                                const int32_t *prev_action, const float *prev_reward)
 {
-    for (int p = 0; p < 4; p++) attn_state_get(r->act, PARTS[p], r->saved_state[p], r->init_size[p]);
+    for (int p = 0; p < 4; p++) attn_state_get(r->act, STATE_PARTS[p], r->saved_state[p], r->init_size[p]);
     attn_status st = attn_forward((attn_model *)model, r->act, ATTN_FORWARD_ACT, r->cur_obs,
                                   (size_t)r->B * r->obs_elems * r->obs_elem_size, prev_reward, prev_action, first,
                                   r->scratch_logits, r->scratch_values);
-    for (int p = 0; p < 4; p++) attn_state_set(r->act, PARTS[p], r->saved_state[p], r->init_size[p]);
+    for (int p = 0; p < 4; p++) attn_state_set(r->act, STATE_PARTS[p], r->saved_state[p], r->init_size[p]);
     return st;
 }
 
@@ -334,7 +334,7 @@ attn_status attn_rollout_collect(attn_rollout *rollout, const attn_model *model,
     rollout->valid = 0;
     rollout->finished = 0;
     if (!rollout->started && (st = start_all(rollout, env))) return st;
-    for (int p = 0; p < 4; p++) attn_state_get(rollout->act, PARTS[p], rollout->init_state[p], rollout->init_size[p]);
+    for (int p = 0; p < 4; p++) attn_state_get(rollout->act, STATE_PARTS[p], rollout->init_state[p], rollout->init_size[p]);
     for (int t = 0; t < rollout->T; t++)
         if ((st = collect_step(rollout, model, env, mode, t))) return st;
     if ((st = peek_values(rollout, model, rollout->cur_first, rollout->last_action, rollout->last_reward))) return st;

@@ -64,6 +64,9 @@ struct attn_rollout {
     void *memory;
 };
 
+/* The four parts of a recurrent state, in the order rollouts and learners keep their copies of them. */
+extern const attn_state_part STATE_PARTS[4];
+
 /* Derives the seed of episode `k` of environment `b`: distinct, well mixed, reproducible. */
 uint64_t rollout_episode_seed(uint64_t seed, int b, uint64_t k);
 
