@@ -1,5 +1,8 @@
 #include "config.h"
 
+#include <inttypes.h>
+#include <limits.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -253,6 +256,15 @@ attn_status config_dims(const attn_config *c, dims *d)
     d->F = ch;
     d->gh = h;
     d->gw = w;
+    /* Each size below is a product of settable sizes (up to MAX_SIZE each) kept in an int: work them out in 64
+     * bits first and refuse a configuration where one would not fit. Overflowing instead is undefined, and a
+     * checkpoint declaring a 65536×65536 spatial basis crashed the loader (tests/test_checkpoint.c). */
+    const int64_t P = (int64_t)h * w, cs = (int64_t)c->basis_u * c->basis_v;
+    const int64_t kd = (int64_t)c->key_channels + cs, vd = (int64_t)c->lstm_channels - c->key_channels + cs;
+    const int64_t a_in = (int64_t)c->num_queries * (vd + kd) + 1 + c->num_actions;
+    if (P > INT_MAX || a_in > INT_MAX)
+        return fail(ATTN_ERR_INVALID, "configuration too large: a %d×%d grid, %" PRId64 " answer-MLP inputs", h, w,
+                    a_in);
     d->P = h * w;
     d->L = c->lstm_channels;
     d->ck = c->key_channels;

@@ -789,6 +789,24 @@ static void io_and_null_errors(void **state)
     attn_config_destroy(cfg);
 }
 
+/* Regression (found by fuzz/fuzz_model_load): sizes each within range whose products overflow an int — a
+ * 65536×65536 grid, a 65536×65536 spatial basis — were multiplied in int (undefined behaviour; in practice a
+ * wrapped, zero-sized grid or basis that validated). They are refused as too large, directly and from a file. */
+static void refuses_configs_whose_sizes_overflow(void **state)
+{
+    (void)state;
+    attn_config *cfg = preset_config(ATTN_PRESET_MINATAR);
+    assert_int_equal(attn_config_set(cfg, ATTN_CFG_OBS_H, 65536), ATTN_OK);
+    assert_int_equal(attn_config_set(cfg, ATTN_CFG_OBS_W, 65536), ATTN_OK);
+    assert_int_equal(attn_config_validate(cfg), ATTN_ERR_INVALID);
+    expect_message("configuration too large: a 65536×65536 grid");
+    attn_config_destroy(cfg);
+
+    expect_config_refused("\"basis_u\":2,\"basis_v\":3", "\"basis_u\":65536,\"basis_v\":65536",
+                          "config as a whole refused: configuration too large",
+                          "the file's basis_u is 65536, the model's is 2");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -809,6 +827,7 @@ int main(void)
         cmocka_unit_test(every_truncation_is_refused),
         cmocka_unit_test(save_failures_write_nothing),
         cmocka_unit_test(io_and_null_errors),
+        cmocka_unit_test(refuses_configs_whose_sizes_overflow),
     };
     return cmocka_run_group_tests(tests, make_dir, remove_dir);
 }
