@@ -168,11 +168,11 @@ static loss_inputs minibatch_inputs(const attn_learner *l)
 /* Loss gradients → backward → optimizer step on the current minibatch; non-finite anywhere skips the step. */
 static attn_status update_minibatch(attn_learner *l, attn_optimizer *opt, attn_loss_stats *stats)
 {
+    /* A replay refused for a non-finite recurrent state counts as a skipped update, like a non-finite loss. */
     attn_status st = replay(l);
-    if (st) return st;
     loss_inputs in = minibatch_inputs(l);
     attn_loss_stats s = {0};
-    switch (l->cfg.kind) {
+    if (st == ATTN_OK) switch (l->cfg.kind) {
     case ATTN_LOSS_A2C: st = loss_a2c(&l->cfg, &in, l->dlogits, l->dvalues, &s, l->workspace); break;
     case ATTN_LOSS_VTRACE: st = loss_vtrace(&l->cfg, &in, l->dlogits, l->dvalues, &s, l->workspace); break;
     case ATTN_LOSS_PPO:
@@ -220,7 +220,9 @@ attn_status attn_learner_update(attn_learner *learner, attn_optimizer *opt, cons
     if (rollout->B != learner->B || rollout->T != learner->T)
         return fail(ATTN_ERR_SIZE, "rollout of %d environments × %d steps, learner of %d × %d", rollout->B,
                     rollout->T, learner->B, learner->T);
-    if (memcmp(&rollout->model->d, &learner->model->d, sizeof learner->model->d))
+    /* The observation type is not part of the dims, and the learner copies observations at its own width. */
+    if (memcmp(&rollout->model->d, &learner->model->d, sizeof learner->model->d) ||
+        rollout->model->cfg.obs_type != learner->model->cfg.obs_type)
         return fail(ATTN_ERR_INVALID, "the rollout's model configuration differs from the learner's");
     memset(stats, 0, sizeof *stats);
     if (learner->cfg.kind != ATTN_LOSS_PPO) {

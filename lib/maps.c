@@ -36,6 +36,18 @@ attn_status attn_map_to_pixels(const attn_model *model, const float *map, float 
     const dims *d = &model->d;
     if (count != (size_t)d->H * d->W)
         return fail(ATTN_ERR_SIZE, "pixels hold %d×%d = %zu floats, not %zu", d->H, d->W, (size_t)d->H * d->W, count);
+    /* The whole map is checked before any pixel is written, so a refused map leaves `pixels` as it was (but
+     * for the denormal case below). */
+    double map_sum = 0.0;
+    for (int i = 0; i < d->P; i++) {
+        if (!isfinite(map[i]))
+            return fail(ATTN_ERR_NONFINITE, "map value %d (cell (%d, %d)) is not finite", i, i / d->gw, i % d->gw);
+        if (map[i] < 0.0f)
+            return fail(ATTN_ERR_INVALID, "map value %d (cell (%d, %d)) is negative: %g", i, i / d->gw, i % d->gw,
+                        (double)map[i]);
+        map_sum += map[i];
+    }
+    if (!(map_sum > 0.0)) return fail(ATTN_ERR_INVALID, "the map is zero everywhere");
     double sum = 0.0;
     for (int y = 0; y < d->H; y++) {
         int y0, y1;
@@ -48,14 +60,12 @@ attn_status attn_map_to_pixels(const attn_model *model, const float *map, float 
             float top = map[y0 * d->gw + x0] * (1 - fx) + map[y0 * d->gw + x1] * fx;
             float bot = map[y1 * d->gw + x0] * (1 - fx) + map[y1 * d->gw + x1] * fx;
             float v = top * (1 - fy) + bot * fy;
-            if (!isfinite(v) || v < 0.0f)
-                return fail(ATTN_ERR_INVALID, "the map has a negative or non-finite value near cell (%d, %d)", y0,
-                            x0);
             pixels[(long)y * d->W + x] = v;
             sum += v;
         }
     }
-    if (!(sum > 0.0)) return fail(ATTN_ERR_INVALID, "the map is zero everywhere");
+    /* Only a map of denormals, whose products underflow, gets here (having written zeros). */
+    if (!(sum > 0.0)) return fail(ATTN_ERR_INVALID, "the map is too small to resample (sum %g)", map_sum);
     float inv = (float)(1.0 / sum);
     for (size_t i = 0; i < count; i++) pixels[i] *= inv;
     return ATTN_OK;

@@ -155,10 +155,11 @@ static int obs_finite(const attn_rollout *r, const void *obs)
     return 1;
 }
 
+/* env_status[b] holds the attn_status environment b's job ended with; env_error[b] says why. */
 static void env_failed(attn_rollout *r, const attn_env *env, int b, int code, const char *what)
 {
     const char *msg = env->error ? env->error(env->ctx, b) : NULL;
-    r->env_status[b] = code;
+    r->env_status[b] = code == ATTN_CALLBACK_ABORT ? ATTN_ERR_ABORTED : ATTN_ERR_CALLBACK;
     snprintf(r->env_error[b], sizeof r->env_error[b], "%s returned %d%s%s", what, code, msg ? ": " : "",
              msg ? msg : "");
 }
@@ -187,8 +188,9 @@ static void env_job_run(void *ctx, int b)
             return;
         }
         if (!isfinite(reward)) {
-            r->env_status[b] = 1;
-            snprintf(r->env_error[b], sizeof r->env_error[b], "step returned a non-finite reward");
+            r->env_status[b] = ATTN_ERR_NONFINITE;
+            snprintf(r->env_error[b], sizeof r->env_error[b], "step returned a non-finite reward (%g)",
+                     (double)reward);
             return;
         }
         r->step_reward[b] = reward;
@@ -196,7 +198,7 @@ static void env_job_run(void *ctx, int b)
         r->step_trunc[b] = trunc != 0;
     }
     if (!obs_finite(r, obs)) {
-        r->env_status[b] = 1;
+        r->env_status[b] = ATTN_ERR_NONFINITE;
         snprintf(r->env_error[b], sizeof r->env_error[b], "%s wrote a non-finite observation",
                  j->resetting ? "reset" : "step");
     }
@@ -214,9 +216,9 @@ static attn_status run_envs(attn_rollout *r, const attn_env *env, int resetting)
         if (!r->env_status[b]) continue;
         r->valid = 0;
         r->started = 0;
-        if (r->env_status[b] == ATTN_CALLBACK_ABORT)
+        if (r->env_status[b] == ATTN_ERR_ABORTED)
             return fail(ATTN_ERR_ABORTED, "environment %d asked to stop (%s)", b, r->env_error[b]);
-        return fail(ATTN_ERR_CALLBACK, "environment %d: %s", b, r->env_error[b]);
+        return fail((attn_status)r->env_status[b], "environment %d: %s", b, r->env_error[b]);
     }
     return ATTN_OK;
 }
@@ -230,7 +232,16 @@ static attn_status peek_values(attn_rollout *r, const attn_model *model, const u
     attn_status st = attn_forward((attn_model *)model, r->act, ATTN_FORWARD_ACT, r->cur_obs,
                                   (size_t)r->B * r->obs_elems * r->obs_elem_size, prev_reward, prev_action, first,
                                   r->scratch_logits, r->scratch_values);
-    for (int p = 0; p < 4; p++) attn_state_set(r->act, STATE_PARTS[p], r->saved_state[p], r->init_size[p]);
+    /* A state that went non-finite cannot be put back (attn_state_set refuses it): say so rather than act on
+     * from a state the peek has moved. */
+    attn_status restored = ATTN_OK;
+    for (int p = 0; p < 4; p++) {
+        attn_status s = attn_state_set(r->act, STATE_PARTS[p], r->saved_state[p], r->init_size[p]);
+        if (!restored) restored = s;
+    }
+    if (restored && !st)
+        st = fail(restored, "the acting state became non-finite and cannot be restored after computing a value "
+                  "(have the model's weights diverged?)");
     return st;
 }
 
@@ -253,6 +264,10 @@ static int32_t choose_action(attn_rollout *r, int b, const float *logits, attn_a
 
 static attn_status start_all(attn_rollout *r, const attn_env *env)
 {
+    /* The first step zeroes every environment's state anyway; zeroing it now also keeps whatever a failed
+     * collect left in it (even NaN, from diverged weights) out of the unroll's stored initial state. */
+    attn_status st = attn_state_reset(r->act);
+    if (st) return st;
     memset(r->cur_first, 1, (size_t)r->B);
     for (int b = 0; b < r->B; b++) {
         r->last_action[b] = ATTN_NO_ACTION;
@@ -260,8 +275,7 @@ static attn_status start_all(attn_rollout *r, const attn_env *env)
         r->ep_return[b] = 0.0;
         r->ep_length[b] = 0;
     }
-    attn_status st = run_envs(r, env, 1);
-    if (st) return st;
+    if ((st = run_envs(r, env, 1))) return st;
     r->started = 1;
     return ATTN_OK;
 }
@@ -335,9 +349,13 @@ attn_status attn_rollout_collect(attn_rollout *rollout, const attn_model *model,
     rollout->finished = 0;
     if (!rollout->started && (st = start_all(rollout, env))) return st;
     for (int p = 0; p < 4; p++) attn_state_get(rollout->act, STATE_PARTS[p], rollout->init_state[p], rollout->init_size[p]);
-    for (int t = 0; t < rollout->T; t++)
-        if ((st = collect_step(rollout, model, env, mode, t))) return st;
-    if ((st = peek_values(rollout, model, rollout->cur_first, rollout->last_action, rollout->last_reward))) return st;
+    for (int t = 0; t < rollout->T && !st; t++) st = collect_step(rollout, model, env, mode, t);
+    if (!st) st = peek_values(rollout, model, rollout->cur_first, rollout->last_action, rollout->last_reward);
+    if (st) {
+        /* Whatever stopped the unroll, the next collect starts every environment (and its state) afresh. */
+        rollout->started = 0;
+        return st;
+    }
     memcpy(rollout->bootstrap, rollout->scratch_values, sizeof(float) * rollout->B);
     rollout->valid = 1;
     return ATTN_OK;

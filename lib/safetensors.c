@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -538,19 +539,32 @@ attn_status st_write(const char *path, const st_tensor *tensors, int n, const ch
     unsigned char len_bytes[8];
     for (int i = 0; i < 8; i++) len_bytes[i] = (unsigned char)((uint64_t)header.len >> (8 * i));
 
-    int tmp_len = snprintf(NULL, 0, "%s.tmp.%ld", path, (long)getpid());
-    char *tmp = tmp_len > 0 ? malloc((size_t)tmp_len + 1) : NULL;
+    /* The temporary file is "<path>.tmp.<pid>.<n>", created exclusively: a save never adopts a file someone else
+     * is writing. A file left behind by a killed process, whose pid may come back after a restart (as it often
+     * does in containers), must not block later saves, so a name that exists is skipped for the next n. */
+    static atomic_uint tmp_counter;
+    const int tmp_cap = (int)strlen(path) + 48;
+    char *tmp = malloc((size_t)tmp_cap);
     if (!tmp) {
         json_buf_free(&header);
         return fail(ATTN_ERR_NOMEM, "out of memory");
     }
-    snprintf(tmp, (size_t)tmp_len + 1, "%s.tmp.%ld", path, (long)getpid());
-
-    /* "x": never adopt (and later rename) a file someone else is writing. */
     char err[128];
-    FILE *fp = fopen(tmp, "wbx");
+    int fd = -1, create_errno = 0;
+    for (int attempt = 0; attempt < 1000 && fd < 0; attempt++) {
+        snprintf(tmp, (size_t)tmp_cap, "%s.tmp.%ld.%u", path, (long)getpid(), atomic_fetch_add(&tmp_counter, 1u));
+        fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+        create_errno = errno;
+        if (fd < 0 && create_errno != EEXIST) break;
+    }
+    FILE *fp = fd >= 0 ? fdopen(fd, "wb") : NULL;
     if (!fp) {
-        st = fail(ATTN_ERR_IO, "cannot create %s: %s", tmp, errno_text(errno, err, sizeof err));
+        if (fd >= 0) {
+            create_errno = errno;
+            close(fd);
+            unlink(tmp);
+        }
+        st = fail(ATTN_ERR_IO, "cannot create %s: %s", tmp, errno_text(create_errno, err, sizeof err));
         free(tmp);
         json_buf_free(&header);
         return st;

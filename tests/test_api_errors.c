@@ -333,6 +333,35 @@ static void test_destroy_accepts_null(void **ctx)
     attn_state_destroy(NULL);
 }
 
+/* Calls that return a value rather than a status give a neutral value for a NULL handle or an unknown part
+ * (0, or NULL), never a crash; the same calls on a real handle give something else, so the check can fail. */
+static void test_queries_of_null_handles(void **ctx)
+{
+    fixture *f = *ctx;
+    assert_null(attn_model_config(NULL));
+    assert_int_equal(attn_model_param_count(NULL), 0);
+    assert_null(attn_model_params(NULL));
+    assert_null(attn_model_grads(NULL));
+    assert_int_equal(attn_model_tensor_count(NULL), 0);
+    assert_int_equal(attn_state_batch(NULL), 0);
+    assert_int_equal(attn_state_max_unroll(NULL), 0);
+    assert_int_equal(attn_state_recorded(NULL), 0);
+    assert_int_equal(attn_state_part_size(NULL, ATTN_STATE_CORE_H), 0);
+    assert_int_equal(attn_state_part_size(f->state, (attn_state_part)NUM_PARTS), 0);
+    assert_int_equal(attn_state_part_size(f->state, (attn_state_part)-1), 0);
+
+    assert_non_null(attn_model_config(f->model));
+    assert_true(attn_model_param_count(f->model) > 0);
+    assert_non_null(attn_model_params(f->model));
+    assert_non_null(attn_model_grads(f->model));
+    assert_true(attn_model_tensor_count(f->model) > 0);
+    assert_int_equal(attn_state_batch(f->state), BATCH);
+    assert_int_equal(attn_state_max_unroll(f->state), UNROLL);
+    take_steps(f, ATTN_FORWARD_RECORD, 1);
+    assert_int_equal(attn_state_recorded(f->state), 1);
+    assert_true(attn_state_part_size(f->state, ATTN_STATE_CORE_H) > 0);
+}
+
 /* ---- Configuration ------------------------------------------------------------------------------------------ */
 
 static void test_config_create_errors(void **ctx)
@@ -1023,6 +1052,23 @@ static void test_map_to_pixels_errors(void **ctx)
     EXPECT_FAIL(attn_map_to_pixels(f->model, maps, pixels, np - 1), ATTN_ERR_SIZE, NULL);
     EXPECT_FAIL(attn_map_to_pixels(f->model, maps, pixels, np + 1), ATTN_ERR_SIZE, NULL);
     EXPECT_FAIL(attn_map_to_pixels(f->model, maps, pixels, 0), ATTN_ERR_SIZE, NULL);
+    /* A map that is not a distribution: checked whole before any pixel is written, the last cell too. */
+    int queries;
+    assert_int_equal(attn_config_get(f->cfg, ATTN_CFG_NUM_QUERIES, &queries), ATTN_OK);
+    const size_t cells = map_count(f->model, 1) / (size_t)queries, last = cells - 1; /* one h×w map */
+    const float keep = maps[last];
+    const float nonfinite[] = {NAN, INFINITY, -INFINITY};
+    for (size_t i = 0; i < 3; i++) {
+        maps[last] = nonfinite[i];
+        EXPECT_FAIL(attn_map_to_pixels(f->model, maps, pixels, np), ATTN_ERR_NONFINITE, "not finite");
+    }
+    maps[last] = -1e-6f;
+    EXPECT_FAIL(attn_map_to_pixels(f->model, maps, pixels, np), ATTN_ERR_INVALID, "negative");
+    maps[last] = keep;
+    float *zeros = calloc(cells, sizeof(float));
+    assert_non_null(zeros);
+    EXPECT_FAIL(attn_map_to_pixels(f->model, zeros, pixels, np), ATTN_ERR_INVALID, "zero");
+    free(zeros);
     assert_memory_equal(pixels, sentinel, (np + 1) * sizeof(float));
     assert_int_equal(attn_map_to_pixels(f->model, maps, pixels, np), ATTN_OK);
     free(pixels);
@@ -1071,6 +1117,7 @@ int main(void)
         cmocka_unit_test(test_status_str),
         cmocka_unit_test(test_version),
         cmocka_unit_test(test_destroy_accepts_null),
+        cmocka_unit_test_setup_teardown(test_queries_of_null_handles, setup, teardown),
         cmocka_unit_test_setup_teardown(test_last_error_kept_until_next_failure, setup, teardown),
         cmocka_unit_test_setup_teardown(test_last_error_per_thread, setup, teardown),
         cmocka_unit_test(test_config_create_errors),

@@ -321,7 +321,7 @@ static void test_callback_failure_and_abort(void **unused)
     w.fail_env = 1;
     w.fail_at = -1;
     w.nan_reward = 1;
-    assert_int_equal(attn_rollout_collect(r.ro, r.model, &env, ATTN_ACT_SAMPLE), ATTN_ERR_CALLBACK);
+    assert_int_equal(attn_rollout_collect(r.ro, r.model, &env, ATTN_ACT_SAMPLE), ATTN_ERR_NONFINITE);
     assert_non_null(strstr(attn_last_error(), "non-finite reward"));
     free(before);
     rig_close(&r);

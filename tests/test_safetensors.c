@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -673,22 +674,45 @@ static void failed_writes_leave_nothing(void **state)
     assert_int_equal(stat(dir, &sb), 0);
     assert_true(S_ISDIR(sb.st_mode));
 
-    /* A good file stays as it was when a save over it fails (here: the temporary name is taken). */
-    char good[600], tmp[700];
+    /* A good file stays as it was when a save over it fails: no descriptor left for the temporary file, or
+     * the disk full part-way through the write. */
+    char good[600];
     snprintf(good, sizeof good, "%s", in_dir("good.safetensors"));
     assert_int_equal(st_write(good, &t, 1, NULL, NULL, 0), ATTN_OK);
     size_t n_before;
     unsigned char *before = read_file_bytes(good, &n_before);
-    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", good, (long)getpid());
-    assert_int_equal(mkdir(tmp, 0700), 0);
     uint8_t w[1] = {42};
     st_tensor other = {"other", ST_U8, 1, {1}, w, 1};
-    assert_int_equal(st_write(good, &other, 1, NULL, NULL, 0), ATTN_ERR_IO);
+    if (limit_enforced(RLIMIT_NOFILE)) {
+        limit_push(RLIMIT_NOFILE, lowest_free_descriptor());
+        assert_int_equal(limit_pop(st_write(good, &other, 1, NULL, NULL, 0)), ATTN_ERR_IO);
+        expect_message("cannot create");
+    }
+    if (limit_enforced(RLIMIT_FSIZE)) {
+        limit_push(RLIMIT_FSIZE, 64);
+        assert_int_equal(limit_pop(st_write(good, &other, 1, NULL, NULL, 0)), ATTN_ERR_IO);
+        expect_message("unchanged");
+    }
     size_t n_after;
     unsigned char *after = read_file_bytes(good, &n_after);
     assert_int_equal(n_after, n_before);
     assert_memory_equal(after, before, n_before);
-    assert_int_equal(rmdir(tmp), 0);
+    assert_int_equal(count_temp_files(), 0);
+    free(after);
+
+    /* Names left by a killed writer with this pid are stepped over, never adopted or blocking. */
+    char tmp[700];
+    for (int k = 0; k < 500; k++) {
+        snprintf(tmp, sizeof tmp, "%s.tmp.%ld.%d", good, (long)getpid(), k);
+        assert_int_equal(mkdir(tmp, 0700), 0);
+    }
+    assert_int_equal(st_write(good, &other, 1, NULL, NULL, 0), ATTN_OK);
+    after = read_file_bytes(good, &n_after);
+    assert_true(n_after != n_before || memcmp(after, before, n_before) != 0);
+    for (int k = 0; k < 500; k++) {
+        snprintf(tmp, sizeof tmp, "%s.tmp.%ld.%d", good, (long)getpid(), k);
+        assert_int_equal(rmdir(tmp), 0);
+    }
     free(before);
     free(after);
 }

@@ -58,4 +58,16 @@ unsigned char *read_file_bytes(const char *path, size_t *n); /* malloc'ed, one s
 void write_file_bytes(const char *path, const void *bytes, size_t n);
 int count_dir_entries(const char *dir);                      /* entries other than . and .. */
 
+/* Failures a test run as root cannot provoke with permissions (root writes into read-only directories), made
+ * with resource limits instead: limit_push lowers the soft limit of `resource` (RLIMIT_NOFILE: no descriptor
+ * left, so no file can be created; RLIMIT_FSIZE: writes past `value` bytes fail with EFBIG, as on a full
+ * disk) and limit_pop restores it, passing a status through so a call can sit between them in one expression:
+ *     limit_pop(attn_model_save(m, path))  after  limit_push(RLIMIT_FSIZE, 256). */
+void limit_push(int resource, uint64_t value);
+attn_status limit_pop(attn_status st);
+/* Whether such a limit is enforced here: valgrind keeps its own descriptor table and ignores RLIMIT_NOFILE, and
+ * sanitizer runtimes may write on their own; a test skips the case (and says so) where it is not. */
+int limit_enforced(int resource);
+uint64_t lowest_free_descriptor(void); /* the RLIMIT_NOFILE value at which the next open fails */
+
 #endif

@@ -302,7 +302,8 @@ ATTN_API attn_status attn_get_maps(const attn_state *state, float *maps, size_t 
 /*
  * Resamples one h×w map onto the observation's H×W pixels for drawing: bilinear interpolation between grid-cell
  * centres (a cell's centre sits at the centre of the pixels it covers), clamped at the borders, then rescaled
- * to sum to 1. `pixels` holds H × W floats; `map` holds h × w.
+ * to sum to 1. `pixels` holds H × W floats; `map` holds h × w, finite (ATTN_ERR_NONFINITE), non-negative and
+ * not all zero (ATTN_ERR_INVALID); a refused map leaves `pixels` untouched.
  */
 ATTN_API attn_status attn_map_to_pixels(const attn_model *model, const float *map, float *pixels, size_t count);
 

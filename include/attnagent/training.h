@@ -88,9 +88,11 @@ ATTN_API void attn_rollout_destroy(attn_rollout *rollout);
 /*
  * Runs T steps in every environment (the first call resets them all first): forward without recording,
  * choose actions, step, reset finished episodes, and record everything; then computes the bootstrap value.
- * Rewards are stored raw (clipping is the loss's business). On a callback failure or abort, the status says
- * which environment failed and why; the rollout's buffer is then incomplete (attn_learner_update refuses it)
- * but the rollout, the model and the environments stay usable: the next collect resets every environment.
+ * Rewards are stored raw (clipping is the loss's business). On a callback failure (ATTN_ERR_CALLBACK), an
+ * abort (ATTN_ERR_ABORTED) or a NaN or infinite reward or float observation written by a callback
+ * (ATTN_ERR_NONFINITE), the status and attn_last_error() say which environment failed and why; the rollout's
+ * buffer is then incomplete (attn_learner_update refuses it) but the rollout, the model and the environments
+ * stay usable: the next collect resets every environment.
  */
 ATTN_API attn_status attn_rollout_collect(attn_rollout *rollout, const attn_model *model, const attn_env *env,
                                           attn_act_mode mode);
@@ -197,8 +199,10 @@ ATTN_API attn_optim_kind attn_optimizer_kind(const attn_optimizer *opt);
 /*
  * One update from the model's gradients: the global norm of all gradients is measured (*grad_norm, may be
  * NULL), gradients are scaled down to ATTN_OPT_MAX_GRAD_NORM if above it, the learning rate of this step is
- * taken from the schedule, and the parameters and slots are updated. A non-finite gradient changes nothing and
- * gives ATTN_ERR_NONFINITE. The gradients themselves are left as they were (scaled by the clipping).
+ * taken from the schedule, and the parameters and slots are updated. A non-finite gradient, or a step that would
+ * make a parameter or slot non-finite (a huge finite gradient without clipping), changes nothing — parameters,
+ * slots, step count, gradients — and gives ATTN_ERR_NONFINITE. Otherwise the gradients are left as they were
+ * (scaled by the clipping).
  */
 ATTN_API attn_status attn_optimizer_step(attn_optimizer *opt, attn_model *model, float *grad_norm);
 
@@ -228,9 +232,14 @@ ATTN_API attn_status attn_learner_create(attn_learner **out, attn_model *model, 
 ATTN_API void attn_learner_destroy(attn_learner *learner);
 
 /* One update on the rollout's last unroll. A non-finite loss or gradient skips the optimizer step (weights
- * untouched), sets stats->skipped and counts it (attn_learner_skipped); the call still returns ATTN_OK. */
+ * and the optimizer's slots and step count untouched), sets stats->skipped and counts it
+ * (attn_learner_skipped); the call still returns ATTN_OK. The rollout must come from a model of the same
+ * configuration and observation type (ATTN_ERR_INVALID) and have the learner's batch and unroll
+ * (ATTN_ERR_SIZE). */
 ATTN_API attn_status attn_learner_update(attn_learner *learner, attn_optimizer *opt, const attn_rollout *rollout,
                                          attn_loss_stats *stats);
+/* Optimizer steps skipped for a non-finite loss or gradient since the learner was created (PPO counts each
+ * skipped minibatch step); 0 for NULL. */
 ATTN_API int64_t attn_learner_skipped(const attn_learner *learner);
 
 /* ---- Training checkpoints ----------------------------------------------------------------------------- */
