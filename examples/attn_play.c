@@ -1,22 +1,27 @@
-/* attn-play: loads a checkpoint, plays episodes of a built-in game, prints the returns, and draws where the
- * agent looked: PNG panels for chosen steps (the frame, then each query's map over it) and an animated GIF of
- * the first episode with the overlays.
+/* attn-play: loads a checkpoint, plays episodes of a built-in game or a real Atari game (ale:GAME, through the
+ * ALE bridge), prints the returns (raw game scores for ALE), and draws where the agent looked: PNG panels for
+ * chosen steps (the frame, then each query's map over it) and an animated GIF of the first episode with the
+ * overlays.
  *
- *   attn-play [--run DIR | --checkpoint FILE] [--env minatar:breakout] [--episodes K] [--sample] ...
+ *   attn-play [--run DIR | --checkpoint FILE] [--env minatar:breakout|ale:breakout] [--episodes K] [--sample] ...
  */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "ale_env.h"
 #include "attnagent/attnagent.h"
 #include "minatar.h"
 #include "render.h"
 
 typedef struct play_options {
     const char *run, *checkpoint, *env, *gif, *png_dir, *png_steps;
-    int episodes, sample, scale, gif_steps, delay_cs;
+    int episodes, sample, scale, gif_steps, delay_cs, max_steps;
     uint64_t seed;
+    /* ale: the preprocessing the agent was trained with (attn-train's defaults) */
+    int ale, frame_skip, noop_max, max_pool, full_action_set;
+    float sticky;
 } play_options;
 
 static void usage(void)
@@ -25,6 +30,7 @@ static void usage(void)
            "  --run DIR            a training run's directory (default runs/breakout)\n"
            "  --checkpoint FILE    the checkpoint (default DIR/checkpoint.safetensors)\n"
            "  --env minatar:GAME   the game the agent was trained on (default minatar:breakout)\n"
+           "  --env ale:GAME       a real Atari game through ale-py (docs/atari.md)\n"
            "  --episodes K         episodes to play (default 5)\n"
            "  --sample             sample actions from the policy (default: greedy)\n"
            "  --seed S             game and sampling seed (default 1)\n"
@@ -32,14 +38,19 @@ static void usage(void)
            "  --gif-steps N        at most N steps in the GIF (default 300)\n"
            "  --png-steps LIST     steps of the first episode drawn as PNG, e.g. 0,10,50 (default 0,10,25,50)\n"
            "  --png-dir DIR        where the PNGs go (default the run directory)\n"
-           "  --scale S            pixels per grid cell (default 24)\n"
-           "  --delay CS           GIF frame time in hundredths of a second (default 12)\n");
+           "  --scale S            pixels per observation pixel (default 24; ale: 3 for 84x84, 2 for 210x160)\n"
+           "  --delay CS           GIF frame time in hundredths of a second (default 12; ale: 5)\n"
+           "  --max-steps N        end an episode after N steps (default 100000; ale: 27000 = 108000 frames)\n"
+           "  ale: only, as the agent was trained (attn-train's defaults):\n"
+           "  --frame-skip N (4)  --sticky P (0.25)  --noop-max N (0)  --no-max-pool\n"
+           "  (the full 18-action set is used when the checkpoint has 18 actions)\n");
 }
 
 static int parse(play_options *o, int argc, char **argv)
 {
-    *o = (play_options){.run = "runs/breakout", .env = "minatar:breakout", .png_steps = "0,10,25,50",
-                        .episodes = 5, .scale = 24, .gif_steps = 300, .delay_cs = 12, .seed = 1};
+    *o = (play_options){.run = NULL, .env = "minatar:breakout", .png_steps = "0,10,25,50",
+                        .episodes = 5, .scale = 0, .gif_steps = 300, .delay_cs = -1, .max_steps = 0, .seed = 1,
+                        .frame_skip = 4, .noop_max = 0, .max_pool = 1, .sticky = 0.25f};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
@@ -48,6 +59,10 @@ static int parse(play_options *o, int argc, char **argv)
         }
         if (!strcmp(a, "--sample")) {
             o->sample = 1;
+            continue;
+        }
+        if (!strcmp(a, "--no-max-pool")) {
+            o->max_pool = 0;
             continue;
         }
         if (i + 1 >= argc) {
@@ -66,17 +81,31 @@ static int parse(play_options *o, int argc, char **argv)
         else if (!strcmp(a, "--scale")) o->scale = atoi(v);
         else if (!strcmp(a, "--delay")) o->delay_cs = atoi(v);
         else if (!strcmp(a, "--seed")) o->seed = strtoull(v, NULL, 10);
+        else if (!strcmp(a, "--max-steps")) o->max_steps = atoi(v);
+        else if (!strcmp(a, "--frame-skip")) o->frame_skip = atoi(v);
+        else if (!strcmp(a, "--noop-max")) o->noop_max = atoi(v);
+        else if (!strcmp(a, "--sticky")) o->sticky = strtof(v, NULL);
         else {
             fprintf(stderr, "attn-play: unknown option %s (see --help)\n", a);
             return 1;
         }
     }
-    if (strncmp(o->env, "minatar:", 8)) {
-        fprintf(stderr, "attn-play: --env must be minatar:GAME\n");
+    o->ale = !strncmp(o->env, "ale:", 4) && o->env[4];
+    if (strncmp(o->env, "minatar:", 8) && !o->ale) {
+        fprintf(stderr, "attn-play: --env must be minatar:GAME or ale:GAME\n");
         return 1;
     }
-    if (o->episodes < 1 || o->scale < 1 || o->gif_steps < 0) {
-        fprintf(stderr, "attn-play: --episodes and --scale must be positive\n");
+    static char run_default[256];
+    if (!o->run && o->ale) {
+        snprintf(run_default, sizeof run_default, "runs/ale_%s", o->env + 4); /* attn-train's default */
+        o->run = run_default;
+    } else if (!o->run) {
+        o->run = "runs/breakout";
+    }
+    if (o->delay_cs < 0) o->delay_cs = o->ale ? 5 : 12;
+    if (!o->max_steps) o->max_steps = o->ale ? 27000 : 100000;
+    if (o->episodes < 1 || o->scale < 0 || o->gif_steps < 0 || o->max_steps < 1) {
+        fprintf(stderr, "attn-play: --episodes, --scale and --max-steps must be positive\n");
         return 1;
     }
     return 0;
@@ -119,6 +148,107 @@ static int choose(const float *logits, int A, int sample, uint64_t *rng)
         }                                                                                                        \
     } while (0)
 
+/* The game being played: a built-in one, or one ALE environment behind the bridge. */
+typedef struct world {
+    attn_minatar *game;
+    ale_env *atari;
+    attn_env env;
+    uint8_t *obs; /* the current observation, H × W × C */
+} world;
+
+static int world_create(world *w, const play_options *o, int H, int W, int C, int A, int type)
+{
+    memset(w, 0, sizeof *w);
+    if (type != ATTN_OBS_U8) {
+        fprintf(stderr, "attn-play: the checkpoint expects float observations; games give bytes\n");
+        return -1;
+    }
+    if (!(w->obs = malloc((size_t)H * W * C))) return -1;
+    if (o->ale) {
+        if (C != 3) {
+            fprintf(stderr, "attn-play: the checkpoint (%d×%d×%d) was not trained on RGB frames; is it from a "
+                            "minatar: game?\n", H, W, C);
+            return -1;
+        }
+        ale_env_options a = ALE_ENV_OPTIONS_INIT;
+        a.game = o->env + 4;
+        a.height = H, a.width = W;
+        a.frame_skip = o->frame_skip;
+        a.max_pool = o->max_pool;
+        a.sticky = o->sticky;
+        a.noop_max = o->noop_max;
+        a.full_action_set = A == 18;
+        a.max_episode_frames = o->max_steps * o->frame_skip;
+        a.seed = o->seed;
+        char err[1024];
+        if (ale_env_create(&w->atari, &a, err, sizeof err)) {
+            fprintf(stderr, "attn-play: %s\n", err);
+            return -1;
+        }
+        if (ale_env_num_actions(w->atari) != A) {
+            fprintf(stderr, "attn-play: the checkpoint has %d actions, %s has %d\n", A, o->env,
+                    ale_env_num_actions(w->atari));
+            return -1;
+        }
+        w->env = ale_env_callbacks(w->atari);
+        return 0;
+    }
+    int st = attn_minatar_create(&w->game, o->env + 8, NULL, o->seed);
+    int game_c = 0, game_a = 0;
+    if (!st) attn_minatar_channels(w->game, &game_c);
+    if (!st) attn_minatar_num_actions(w->game, &game_a);
+    if (st || game_c != C || game_a != A || H != ATTN_MINATAR_SIZE || W != ATTN_MINATAR_SIZE) {
+        fprintf(stderr, "attn-play: the checkpoint (%d×%d×%d, %d actions) does not fit %s%s%s%s\n", H, W, C, A, o->env,
+                st ? ": " : "", st ? attn_minatar_status_str(st) : "",
+                C == 3 && H > ATTN_MINATAR_SIZE ? " (an Atari checkpoint needs --env ale:GAME)" : "");
+        return -1;
+    }
+    return 0;
+}
+
+static void world_destroy(world *w)
+{
+    attn_minatar_destroy(w->game);
+    ale_env_destroy(w->atari);
+    free(w->obs);
+}
+
+/* Starts episode `ep` and observes its first frame. */
+static int world_start(world *w, int ep, uint64_t seed, size_t obs_bytes)
+{
+    if (w->atari) {
+        if (w->env.reset(w->env.ctx, 0, seed + (uint64_t)ep, w->obs)) {
+            fprintf(stderr, "attn-play: %s\n", ale_env_error(w->atari));
+            return -1;
+        }
+        return 0;
+    }
+    if (ep) attn_minatar_restart(w->game);
+    attn_minatar_observe(w->game, w->obs, obs_bytes);
+    return 0;
+}
+
+/* One step: the reward, whether the episode is over, and the next frame in w->obs. */
+static int world_step(world *w, int action, float *reward, int *done, size_t obs_bytes)
+{
+    int term = 0, trunc = 0;
+    if (w->atari) {
+        if (w->env.step(w->env.ctx, 0, action, w->obs, reward, &term, &trunc)) {
+            fprintf(stderr, "attn-play: %s\n", ale_env_error(w->atari));
+            return -1;
+        }
+    } else {
+        int st = attn_minatar_step(w->game, action, reward, &term);
+        if (st) {
+            fprintf(stderr, "attn-play: game step: %s\n", attn_minatar_status_str(st));
+            return -1;
+        }
+        attn_minatar_observe(w->game, w->obs, obs_bytes);
+    }
+    *done = term || trunc;
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     play_options o;
@@ -142,38 +272,37 @@ int main(int argc, char **argv)
     attn_config_get(cfg, ATTN_CFG_GRID_H, &gh);
     attn_config_get(cfg, ATTN_CFG_GRID_W, &gw);
     attn_config_get(cfg, ATTN_CFG_OBS_TYPE, &type);
+    if (!o.scale) o.scale = !o.ale ? 24 : H > 100 ? 2 : 3;
 
-    attn_minatar *game;
-    int st = attn_minatar_create(&game, o.env + 8, NULL, o.seed);
-    int game_c = 0, game_a = 0;
-    if (!st) attn_minatar_channels(game, &game_c);
-    if (!st) attn_minatar_num_actions(game, &game_a);
-    if (st || game_c != C || game_a != A || H != ATTN_MINATAR_SIZE || W != ATTN_MINATAR_SIZE || type != ATTN_OBS_U8) {
-        fprintf(stderr, "attn-play: the checkpoint (%d×%d×%d, %d actions) does not fit %s%s%s\n", H, W, C, A, o.env,
-                st ? ": " : "", st ? attn_minatar_status_str(st) : "");
+    world w;
+    if (world_create(&w, &o, H, W, C, A, type)) {
+        world_destroy(&w);
+        attn_model_destroy(model);
         return 1;
     }
     attn_state *state;
     CHECK("state", attn_state_create(&state, model, 1, 0));
 
-    uint8_t obs[ATTN_MINATAR_SIZE * ATTN_MINATAR_SIZE * ATTN_MINATAR_MAX_CHANNELS];
+    const size_t obs_bytes = (size_t)H * W * C;
     float *logits = malloc(sizeof(float) * (size_t)A), value;
     float *maps = malloc(sizeof(float) * (size_t)N * gh * gw), *pix = malloc(sizeof(float) * (size_t)N * H * W);
     render_image frame = RENDER_IMAGE_INIT, panel = RENDER_IMAGE_INIT;
     render_gif *gif = NULL;
     uint64_t rng = o.seed;
     double total = 0.0;
-    int pngs = 0, gif_frames = 0;
+    int pngs = 0, gif_frames = 0, status = 0;
     printf("attn-play: %s, %s policy, %d episodes\n", ckpt, o.sample ? "sampled" : "greedy", o.episodes);
-    for (int ep = 0; ep < o.episodes; ep++) {
-        if (ep) attn_minatar_restart(game);
+    for (int ep = 0; ep < o.episodes && !status; ep++) {
+        if (world_start(&w, ep, o.seed, obs_bytes)) {
+            status = 1;
+            break;
+        }
         float reward = 0.0f, ret = 0.0f;
         int32_t prev_action = ATTN_NO_ACTION;
         int done = 0, steps = 0;
         while (!done) {
-            attn_minatar_observe(game, obs, sizeof obs);
             uint8_t first = steps == 0;
-            CHECK("step", attn_forward(model, state, ATTN_FORWARD_ACT, obs, (size_t)H * W * C, &reward, &prev_action,
+            CHECK("step", attn_forward(model, state, ATTN_FORWARD_ACT, w.obs, obs_bytes, &reward, &prev_action,
                                        &first, logits, &value));
             int action = choose(logits, A, o.sample, &rng);
             int draw_png = ep == 0 && listed(o.png_steps, steps), draw_gif = ep == 0 && steps < o.gif_steps;
@@ -183,10 +312,11 @@ int main(int argc, char **argv)
                     CHECK("maps", attn_map_to_pixels(model, maps + (size_t)n * gh * gw, pix + (size_t)n * H * W,
                                                      (size_t)H * W));
                 char title[64];
-                snprintf(title, sizeof title, "STEP %d R %.0f", steps, ret);
+                snprintf(title, sizeof title, "STEP %d %s %.0f", steps, o.ale ? "SCORE" : "R", ret);
                 render_panel_options po = {0.75f, 8, title};
-                if (render_frame_minatar(&frame, obs, H, W, C, o.scale) ||
-                    render_panel(&panel, &frame, pix, N, H, W, &po)) {
+                render_status drawn = o.ale ? render_frame_rgb(&frame, w.obs, H, W, o.scale)
+                                            : render_frame_minatar(&frame, w.obs, H, W, C, o.scale);
+                if (drawn || render_panel(&panel, &frame, pix, N, H, W, &po)) {
                     fprintf(stderr, "attn-play: drawing: %s\n", render_last_error());
                     return 1;
                 }
@@ -211,25 +341,24 @@ int main(int argc, char **argv)
                     pngs++;
                 }
             }
-            int term = 0;
-            st = attn_minatar_step(game, action, &reward, &term);
-            if (st) {
-                fprintf(stderr, "attn-play: game step: %s\n", attn_minatar_status_str(st));
-                return 1;
+            if (world_step(&w, action, &reward, &done, obs_bytes)) {
+                status = 1;
+                break;
             }
             prev_action = action;
             ret += reward;
             steps++;
-            done = term || steps >= 100000;
+            done = done || steps >= o.max_steps;
         }
-        printf("episode %d: return %.0f in %d steps\n", ep, ret, steps);
+        if (status) break;
+        printf("episode %d: %s %.0f in %d steps\n", ep, o.ale ? "score" : "return", ret, steps);
         total += ret;
     }
     if (gif && render_gif_close(gif)) {
         fprintf(stderr, "attn-play: %s: %s\n", gif_path, render_last_error());
         return 1;
     }
-    printf("mean return %.2f over %d episodes\n", total / o.episodes, o.episodes);
+    if (!status) printf("mean %s %.2f over %d episodes\n", o.ale ? "score" : "return", total / o.episodes, o.episodes);
     if (gif_frames) printf("attention GIF: %s (%d steps)\n", gif_path, gif_frames);
     if (pngs) printf("attention PNGs: %s/step_*.png (%d)\n", png_dir, pngs);
     render_image_free(&frame);
@@ -237,6 +366,6 @@ int main(int argc, char **argv)
     free(logits), free(maps), free(pix);
     attn_state_destroy(state);
     attn_model_destroy(model);
-    attn_minatar_destroy(game);
-    return 0;
+    world_destroy(&w);
+    return status;
 }

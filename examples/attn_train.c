@@ -1,9 +1,13 @@
-/* attn-train: trains the attention agent on a built-in game and writes checkpoints and a metrics log.
+/* attn-train: trains the attention agent on a built-in game or a real Atari game (ale:GAME, docs/atari.md) and
+ * writes checkpoints and a metrics log.
  *
- *   attn-train [--env minatar:breakout] [--algo a2c|vtrace|ppo] [--frames N] [--out DIR] [--resume] ...
+ *   attn-train [--env minatar:breakout|ale:breakout] [--algo a2c|vtrace|ppo] [--frames N] [--out DIR] [--resume]
  *
  * attn-train --help lists every option. Outputs in DIR: checkpoint.safetensors (the latest, replaced
- * atomically), metrics.jsonl (one JSON object per update). Ctrl-C saves a checkpoint and exits. */
+ * atomically), metrics.jsonl (one JSON object per update). Ctrl-C saves a checkpoint and exits. When the
+ * environments fail (e.g. an emulator server dies), it stops with the reason and exit status 1, leaving the
+ * last checkpoint as it was. */
+#include <dirent.h>
 #include <errno.h>
 #include <math.h>
 #include <signal.h>
@@ -15,7 +19,7 @@
 #include <unistd.h>
 
 #include "attnagent/attnagent.h"
-#include "minatar_env.h"
+#include "env_select.h"
 #include "train_options.h"
 
 static volatile sig_atomic_t interrupted;
@@ -67,6 +71,23 @@ static int make_dirs(const char *path)
     return mkdir(buf, 0755) && errno != EEXIST ? -1 : 0;
 }
 
+/* A trainer killed mid-checkpoint leaves "checkpoint.safetensors.tmp.*" behind (the checkpoint itself is intact:
+ * the library writes a temporary file and renames it). The output directory belongs to one trainer at a time,
+ * so at start-up any such file is a leftover and is removed rather than left to pile up. */
+static void remove_stale_temporaries(const char *dir)
+{
+    static const char prefix[] = "checkpoint.safetensors.tmp.";
+    DIR *d = opendir(dir);
+    if (!d) return;
+    for (struct dirent *e; (e = readdir(d));) {
+        if (strncmp(e->d_name, prefix, sizeof prefix - 1) != 0) continue;
+        char path[2048];
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        if (unlink(path) == 0) printf("removed %s, left by an interrupted checkpoint write\n", path);
+    }
+    closedir(d);
+}
+
 static int fail_with(const char *what, attn_status st)
 {
     fprintf(stderr, "attn-train: %s: %s\n  %s\n", what, attn_status_str(st), attn_last_error());
@@ -104,17 +125,18 @@ int main(int argc, char **argv)
     char ckpt[1024], metrics_path[1024];
     snprintf(ckpt, sizeof ckpt, "%s/checkpoint.safetensors", o.out);
     snprintf(metrics_path, sizeof metrics_path, "%s/metrics.jsonl", o.out);
+    remove_stale_temporaries(o.out);
 
-    minatar_env games;
-    char err[256];
-    if (minatar_env_create(&games, o.game, o.envs, o.sticky, o.max_episode_steps, err, sizeof err)) {
+    env_select games;
+    char err[1024];
+    if (env_select_create(&games, &o, err, sizeof err)) {
         fprintf(stderr, "attn-train: %s\n", err);
         return 1;
     }
-    attn_env env = minatar_env_callbacks(&games);
+    attn_env env = games.env;
 
     attn_config *cfg;
-    attn_status st = attn_config_create(&cfg, ATTN_PRESET_MINATAR);
+    attn_status st = attn_config_create(&cfg, o.preset);
     if (!st) st = attn_config_set(cfg, ATTN_CFG_OBS_C, games.channels);
     if (!st) st = attn_config_set(cfg, ATTN_CFG_NUM_ACTIONS, games.actions);
     if (!st) st = attn_config_set(cfg, ATTN_CFG_THREADS, o.threads);
@@ -168,8 +190,7 @@ int main(int argc, char **argv)
             status = fail_with("collecting", st);
             break;
         }
-        int count;
-        attn_rollout_finished(ro, finished, NULL, 4096, &count);
+        int count = env_select_scores(&games, ro, finished, 4096);
         for (int i = 0; i < count && i < 4096; i++) recent_add(&recent, finished[i]);
         attn_loss_stats s;
         if ((st = attn_learner_update(learner, opt, ro, &s))) {
@@ -221,6 +242,6 @@ int main(int argc, char **argv)
     attn_optimizer_destroy(opt);
     attn_model_destroy(model);
     attn_config_destroy(cfg);
-    minatar_env_destroy(&games);
+    env_select_destroy(&games);
     return status;
 }

@@ -15,7 +15,9 @@ static void usage(FILE *f)
     fprintf(f,
             "usage: attn-train [options]\n"
             "  --env minatar:GAME       breakout (default), asterix, freeway, seaquest, space_invaders\n"
-            "  --preset minatar         the network preset (only minatar for the built-in games)\n"
+            "  --env ale:GAME           a real Atari game through ale-py, e.g. ale:breakout (docs/atari.md)\n"
+            "  --preset P               the network preset: minatar for the built-in games; atari84 (default,\n"
+            "                           84x84 RGB) or atari (210x160 RGB) for ale:\n"
             "  --algo a2c|vtrace|ppo    loss (default ppo: 4 epochs of 4 minibatches per unroll)\n"
             "  --optim rmsprop|adam|adamw|sgd   optimizer (default adam)\n"
             "  --lr X                   learning rate (default 5e-4)\n"
@@ -26,9 +28,17 @@ static void usage(FILE *f)
             "  --unroll T               steps per update (default 20)\n"
             "  --frames N               environment steps to train for, all environments together (default 1000000)\n"
             "  --seed S --threads N     (threads 0 = all CPUs or $ATTN_NUM_THREADS)\n"
-            "  --sticky P               sticky-action probability (default 0.1)\n"
-            "  --max-episode-steps N    truncate longer episodes (default 10000)\n"
-            "  --out DIR                where checkpoint.safetensors and metrics.jsonl go (default runs/GAME)\n"
+            "  --sticky P               sticky-action probability (default 0.1; ale: 0.25, as ALE v5)\n"
+            "  --max-episode-steps N    truncate longer episodes (default 10000; ale: 27000 = 108000 frames)\n"
+            "  ale: only (docs/atari.md):\n"
+            "  --frame-skip N           emulator frames per agent step (default 4)\n"
+            "  --no-max-pool            observe the last frame, not the max of the last two\n"
+            "  --noop-max N             1..N no-op frames after each reset (default 0 with sticky actions, else 30)\n"
+            "  --full-action-set        all 18 actions instead of the game's minimal set\n"
+            "  --life-loss-terminal     a lost life ends the training episode (scores stay whole games)\n"
+            "  --ale-procs N            emulator server processes (default one per CPU, at most --envs)\n"
+            "  --ale-timeout S          seconds before a silent emulator server counts as hung (default 20)\n"
+            "  --out DIR                checkpoint.safetensors and metrics.jsonl (default runs/GAME, runs/ale_GAME)\n"
             "  --checkpoint-every N     frames between checkpoints (default 100000)\n"
             "  --resume                 continue from DIR/checkpoint.safetensors\n");
 }
@@ -65,7 +75,10 @@ int train_options_parse(train_options *o, int argc, char **argv)
                          .reward_clip = NAN,
                          .envs = 32, .unroll = 20, .threads = 0,
                          .frames = 1000000, .checkpoint_every = 100000, .seed = 1,
-                         .sticky = -1.0f, .max_episode_steps = 10000};
+                         .sticky = -1.0f, .max_episode_steps = -1,
+                         .preset = ATTN_PRESET_MINATAR, .frame_skip = 4, .max_pool = 1, .noop_max = -1,
+                         .ale_timeout = 20.0};
+    const char *preset = NULL;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
@@ -80,6 +93,14 @@ int train_options_parse(train_options *o, int argc, char **argv)
             o->lr_decay = 1;
             continue;
         }
+        int *flag = !strcmp(a, "--full-action-set")      ? &o->full_action_set
+                    : !strcmp(a, "--life-loss-terminal") ? &o->life_loss_terminal
+                                                         : NULL;
+        if (flag || !strcmp(a, "--no-max-pool")) {
+            if (flag) *flag = 1;
+            else o->max_pool = 0;
+            continue;
+        }
         if (i + 1 >= argc) {
             fprintf(stderr, "attn-train: %s needs a value (or is unknown; see --help)\n", a);
             return 1;
@@ -88,7 +109,7 @@ int train_options_parse(train_options *o, int argc, char **argv)
         double x = 0;
         int bad = 0;
         if (!strcmp(a, "--env")) o->env = v;
-        else if (!strcmp(a, "--preset")) bad = strcmp(v, "minatar") ? (fprintf(stderr, "attn-train: the built-in games use --preset minatar\n"), -1) : 0;
+        else if (!strcmp(a, "--preset")) preset = v;
         else if (!strcmp(a, "--algo")) { int k = pick(v, ALGOS, 3, a); bad = k < 0; o->algo = (attn_loss_kind)(k < 0 ? 0 : k); }
         else if (!strcmp(a, "--optim")) { int k = pick(v, OPTIMS, 4, a); bad = k < 0; o->optim = (attn_optim_kind)(k < 0 ? 0 : k); }
         else if (!strcmp(a, "--out")) o->out = v;
@@ -111,23 +132,55 @@ int train_options_parse(train_options *o, int argc, char **argv)
         else if (!strcmp(a, "--sticky")) o->sticky = (float)x;
         else if (!strcmp(a, "--max-episode-steps")) o->max_episode_steps = (int)x;
         else if (!strcmp(a, "--checkpoint-every")) o->checkpoint_every = (int64_t)x;
+        else if (!strcmp(a, "--frame-skip")) o->frame_skip = (int)x;
+        else if (!strcmp(a, "--noop-max")) o->noop_max = (int)x;
+        else if (!strcmp(a, "--ale-procs")) o->ale_procs = (int)x;
+        else if (!strcmp(a, "--ale-timeout")) o->ale_timeout = x;
         else {
             fprintf(stderr, "attn-train: unknown option %s (see --help)\n", a);
             return 1;
         }
         if (bad) return 1;
     }
-    if (strncmp(o->env, "minatar:", 8)) {
-        fprintf(stderr, "attn-train: --env must be minatar:GAME (real Atari through ale: is not built yet)\n");
+    if (!strncmp(o->env, "minatar:", 8)) {
+        o->game = o->env + 8;
+        if (preset && strcmp(preset, "minatar")) {
+            fprintf(stderr, "attn-train: the built-in games use --preset minatar\n");
+            return 1;
+        }
+        o->preset = ATTN_PRESET_MINATAR;
+        if (o->max_episode_steps < 0) o->max_episode_steps = 10000;
+    } else if (!strncmp(o->env, "ale:", 4) && o->env[4]) {
+        o->ale = 1;
+        o->game = o->env + 4;
+        /* atari84 by default: the full 210x160 preset costs about three times as much per frame. */
+        if (!preset || !strcmp(preset, "atari84")) o->preset = ATTN_PRESET_ATARI84;
+        else if (!strcmp(preset, "atari")) o->preset = ATTN_PRESET_ATARI;
+        else {
+            fprintf(stderr, "attn-train: ale: games use --preset atari84 (default) or atari, not \"%s\"\n", preset);
+            return 1;
+        }
+        if (o->sticky < 0) o->sticky = 0.25f;
+        if (o->noop_max < 0) o->noop_max = o->sticky > 0 ? 0 : 30;
+        if (o->max_episode_steps < 0) o->max_episode_steps = 27000;
+        /* Rewards are clipped to [-1, 1] for the loss (the reported scores stay raw), as in IMPALA's Atari setup. */
+        if (isnan(o->reward_clip)) o->reward_clip = 1.0;
+        if (o->frame_skip < 1 || o->frame_skip > 64 || o->sticky > 1 || o->ale_procs < 0 || !(o->ale_timeout > 0) ||
+            o->noop_max > 100000 || o->max_episode_steps > 10000000) {
+            fprintf(stderr, "attn-train: --frame-skip must be 1..64, --sticky at most 1, --ale-procs >= 0, "
+                            "--ale-timeout positive, --noop-max at most 100000, --max-episode-steps at most 1e7\n");
+            return 1;
+        }
+    } else {
+        fprintf(stderr, "attn-train: --env must be minatar:GAME or ale:GAME, not \"%s\"\n", o->env);
         return 1;
     }
-    o->game = o->env + 8;
     if (o->envs < 1 || o->unroll < 1 || o->frames < 1 || o->checkpoint_every < 1 || o->threads < 0) {
         fprintf(stderr, "attn-train: --envs, --unroll, --frames and --checkpoint-every must be positive\n");
         return 1;
     }
     if (!o->out) {
-        snprintf(out_default, sizeof out_default, "runs/%s", o->game);
+        snprintf(out_default, sizeof out_default, o->ale ? "runs/ale_%s" : "runs/%s", o->game);
         o->out = out_default;
     }
     return 0;

@@ -7,8 +7,10 @@
 #include "attnagent/attnagent.h"
 
 typedef struct train_options {
-    const char *env;        /* "minatar:<game>" */
-    const char *game;       /* the part after "minatar:" */
+    const char *env;        /* "minatar:<game>" or "ale:<game>" */
+    const char *game;       /* the part after the colon */
+    int ale;                /* 1 for "ale:<game>" (real Atari through ale-py), 0 for the built-in games */
+    attn_preset preset;     /* minatar for the built-in games; atari84 (default) or atari for ALE */
     attn_loss_kind algo;
     attn_optim_kind optim;
     double lr, epsilon, max_grad_norm;        /* NAN: the optimizer's default */
@@ -20,8 +22,16 @@ typedef struct train_options {
     uint64_t seed;
     const char *out;
     int resume;
-    float sticky;           /* negative: the game's default (0.1) */
-    int max_episode_steps;
+    float sticky;           /* negative: the default (built-in games 0.1, ALE 0.25) */
+    int max_episode_steps;  /* agent steps; default 10000 for the built-in games, 27000 (108000 frames) for ALE */
+    /* ALE preprocessing (docs/atari.md) */
+    int frame_skip;         /* 4 */
+    int max_pool;           /* 1: max over the last two frames of each step */
+    int noop_max;           /* default 0 with sticky actions, 30 without */
+    int full_action_set;    /* 0: the game's minimal set */
+    int life_loss_terminal; /* 0 */
+    int ale_procs;          /* server processes, 0: one per CPU (at most B) */
+    double ale_timeout;     /* seconds before a silent server counts as hung (20) */
 } train_options;
 
 /* Fills `o` from argv; prints usage or the problem and returns non-zero on --help or a bad option. */
