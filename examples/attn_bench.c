@@ -1,15 +1,20 @@
 /* attn-bench: how fast the agent acts and trains on this machine, as one JSON line.
  *
  *   attn-bench [--preset minatar|atari84|atari] [--batch B] [--unroll T] [--threads N] [--seconds S]
+ *              [--iterations K]
  *
  * act_fps: attn_forward without recording, frames per second. train_fps: per update, T recorded forward steps,
- * attn_backward and an optimizer step, over T×B frames. step_latency_us: one forward step of the batch.
- * peak_rss_mb: the process's peak resident memory. Speed is measured here, never asserted by a test. */
+ * attn_backward and an RMSProp step, over T×B frames. step_latency_us: one forward step of the batch.
+ * peak_rss_mb: the process's peak resident memory; train_rss_mb: how far training raised it above the resident
+ * memory before the learner's state and optimizer existed (bench/torch_bench.py reports the same two).
+ * Each phase runs one untimed warm-up, then for S seconds, or exactly K times with --iterations (for
+ * instruction counts under callgrind). Speed is measured here, never asserted by a test. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "attnagent/attnagent.h"
 
@@ -18,6 +23,18 @@ static double now(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* Resident memory now, from /proc (0 where there is none). */
+static double rss_now_mb(void)
+{
+    long pages = 0, resident = 0;
+    FILE *f = fopen("/proc/self/statm", "r");
+    if (f) {
+        if (fscanf(f, "%ld %ld", &pages, &resident) != 2) resident = 0;
+        fclose(f);
+    }
+    return (double)resident * (double)sysconf(_SC_PAGESIZE) / (1024.0 * 1024.0);
 }
 
 static void die(const char *what)
@@ -31,15 +48,17 @@ int main(int argc, char **argv)
     const char *preset = "minatar";
     int B = 16, T = 20, threads = 0;
     double seconds = 3.0;
+    int iterations = 0;
     for (int i = 1; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "--preset")) preset = argv[i + 1];
         else if (!strcmp(argv[i], "--batch")) B = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--unroll")) T = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--threads")) threads = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--seconds")) seconds = atof(argv[i + 1]);
+        else if (!strcmp(argv[i], "--iterations")) iterations = atoi(argv[i + 1]);
         else {
             fprintf(stderr, "usage: attn-bench [--preset minatar|atari84|atari] [--batch B] [--unroll T] "
-                            "[--threads N] [--seconds S]\n");
+                            "[--threads N] [--seconds S] [--iterations K]\n");
             return 2;
         }
     }
@@ -57,8 +76,7 @@ int main(int argc, char **argv)
     attn_state *act, *learn;
     attn_optimizer *opt;
     if (attn_model_create(&m, cfg, 1)) die("model");
-    if (attn_state_create(&act, m, B, 0) || attn_state_create(&learn, m, B, T)) die("state");
-    if (attn_optimizer_create(&opt, m, ATTN_OPTIM_RMSPROP)) die("optimizer");
+    if (attn_state_create(&act, m, B, 0)) die("state");
 
     size_t obs_bytes = (size_t)B * H * W * C;
     uint8_t *obs = malloc(obs_bytes);
@@ -68,16 +86,20 @@ int main(int argc, char **argv)
     for (int i = 0; i < T * B; i++) dvalues[i] = 1e-3f;
 
     /* Acting: also gives the latency of one step of the batch. */
-    int steps = 0;
-    double t0 = now(), t;
+    int steps = -1;
+    double t0 = now();
     do {
         if (attn_forward(m, act, ATTN_FORWARD_ACT, obs, obs_bytes, NULL, NULL, NULL, logits, values)) die("forward");
-        steps++;
-    } while ((t = now() - t0) < seconds);
+        if (++steps == 0) t0 = now(); /* the first step warms up, untimed */
+    } while (iterations > 0 ? steps < iterations : steps == 0 || now() - t0 < seconds);
+    double t = now() - t0;
     double act_fps = (double)steps * B / t, latency_us = 1e6 * t / steps;
 
     /* Training: T recorded steps, backward, optimizer step. */
-    int updates = 0;
+    double rss_before = rss_now_mb();
+    if (attn_state_create(&learn, m, B, T)) die("state");
+    if (attn_optimizer_create(&opt, m, ATTN_OPTIM_RMSPROP)) die("optimizer");
+    int updates = -1;
     t0 = now();
     do {
         for (int s = 0; s < T; s++)
@@ -87,15 +109,18 @@ int main(int argc, char **argv)
         if (attn_model_zero_grad(m) || attn_backward(m, learn, dlogits, dvalues) ||
             attn_optimizer_step(opt, m, NULL))
             die("update");
-        updates++;
-    } while ((t = now() - t0) < seconds);
+        if (++updates == 0) t0 = now();
+    } while (iterations > 0 ? updates < iterations : updates == 0 || now() - t0 < seconds);
+    t = now() - t0;
     double train_fps = (double)updates * T * B / t;
 
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     printf("{\"preset\": \"%s\", \"batch\": %d, \"unroll\": %d, \"threads\": %d, \"act_fps\": %.1f, "
-           "\"train_fps\": %.1f, \"step_latency_us\": %.1f, \"peak_rss_mb\": %.1f, \"params\": %zu}\n",
-           preset, B, T, threads, act_fps, train_fps, latency_us, ru.ru_maxrss / 1024.0, attn_model_param_count(m));
+           "\"train_fps\": %.1f, \"step_latency_us\": %.1f, \"peak_rss_mb\": %.1f, \"train_rss_mb\": %.1f, "
+           "\"params\": %zu}\n",
+           preset, B, T, threads, act_fps, train_fps, latency_us, ru.ru_maxrss / 1024.0,
+           ru.ru_maxrss / 1024.0 - rss_before, attn_model_param_count(m));
     free(obs), free(logits), free(values), free(dlogits), free(dvalues);
     attn_optimizer_destroy(opt);
     attn_state_destroy(act);

@@ -2,6 +2,7 @@
 
 #include <math.h>
 
+#include "activations.h"
 #include "gemm.h"
 
 void spatial_basis(float *S, int h, int w, int U, int V)
@@ -21,11 +22,10 @@ static void softmax_rows(float *x, int rows, int n)
         float *row = x + (long)r * n;
         float mx = row[0];
         for (int p = 1; p < n; p++) mx = row[p] > mx ? row[p] : mx;
+        /* Two loops: the first, free of the sum's serial dependence, vectorises. */
+        for (int p = 0; p < n; p++) row[p] = exp_fast(row[p] - mx);
         float sum = 0.0f;
-        for (int p = 0; p < n; p++) {
-            row[p] = expf(row[p] - mx);
-            sum += row[p];
-        }
+        for (int p = 0; p < n; p++) sum += row[p];
         float inv = 1.0f / sum;
         for (int p = 0; p < n; p++) row[p] *= inv;
     }
