@@ -3,14 +3,8 @@
 # as a user of the installed package would, then runs it.
 set -euo pipefail
 build=$1 src=$2 scratch=$3
-rm -rf "$scratch" && mkdir -p "$scratch"
-meson install -C "$build" --destdir "$scratch/root" --quiet --no-rebuild
-pc=$(find "$scratch/root" -name attnagent.pc | head -n 1)
-# The installed .pc names the configured prefix; point it at the scratch root, as if installed there.
-prefix=$(sed -n 's/^prefix=//p' "$pc")
-mkdir -p "$scratch/pkgconfig"
-sed "s|^prefix=.*|prefix=$scratch/root$prefix|" "$pc" > "$scratch/pkgconfig/attnagent.pc"
-export PKG_CONFIG_PATH=$scratch/pkgconfig
+source "$(dirname "$0")/install_scratch.sh"
+install_scratch "$build" "$scratch"
 flags=$(pkg-config --cflags --libs attnagent)
 echo "pkg-config --cflags --libs attnagent: $flags"
 cc -std=c11 -Wall -Wextra -Werror -pedantic "$src" $flags -o "$scratch/host"

@@ -8,14 +8,8 @@
 set -euo pipefail
 build=$1 src=$2 scratch=$3 updates=${4:-300}
 command -v c++ > /dev/null || { echo "SKIPPED: no c++ compiler"; exit 77; }
-rm -rf "$scratch" && mkdir -p "$scratch"
-meson install -C "$build" --destdir "$scratch/root" --quiet --no-rebuild
-pc=$(find "$scratch/root" -name attnagent.pc | head -n 1)
-# The installed .pc names the configured prefix; point it at the scratch root, as if installed there.
-prefix=$(sed -n 's/^prefix=//p' "$pc")
-mkdir -p "$scratch/pkgconfig"
-sed "s|^prefix=.*|prefix=$scratch/root$prefix|" "$pc" > "$scratch/pkgconfig/attnagent.pc"
-export PKG_CONFIG_PATH=$scratch/pkgconfig
+source "$(dirname "$0")/install_scratch.sh"
+install_scratch "$build" "$scratch"
 flags=$(pkg-config --cflags --libs attnagent)
 echo "c++ -std=c++17 -Wall -Wextra -Werror -pedantic catcher.cpp $flags"
 c++ -std=c++17 -Wall -Wextra -Werror -pedantic "$src" $flags -o "$scratch/catcher"
