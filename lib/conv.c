@@ -7,26 +7,56 @@
 long conv_rows(const conv_shape *s) { return (long)s->B * s->oh * s->ow; }
 long conv_cols(const conv_shape *s) { return (long)s->cin * s->k * s->k; }
 
-void im2col(float *cols, const float *in, const conv_shape *s)
+void im2col(float *cols, const float *in, const conv_shape *s, long r0, long n)
 {
     const int k = s->k, cin = s->cin;
-    const long ncol = conv_cols(s);
-    for (int b = 0; b < s->B; b++) {
-        const float *img = in + (long)b * s->ih * s->iw * cin;
-        for (int oy = 0; oy < s->oh; oy++)
-            for (int ox = 0; ox < s->ow; ox++) {
-                float *row = cols + (((long)b * s->oh + oy) * s->ow + ox) * ncol;
-                for (int ky = 0; ky < k; ky++) {
-                    int iy = oy * s->stride - s->pad + ky;
-                    for (int kx = 0; kx < k; kx++) {
-                        int ix = ox * s->stride - s->pad + kx;
-                        int inside = iy >= 0 && iy < s->ih && ix >= 0 && ix < s->iw;
-                        const float *px = inside ? img + ((long)iy * s->iw + ix) * cin : NULL;
-                        for (int c = 0; c < cin; c++) row[(c * k + ky) * k + kx] = inside ? px[c] : 0.0f;
-                    }
-                }
+    const long ncol = conv_cols(s), per_image = (long)s->oh * s->ow;
+    for (long r = r0; r < r0 + n; r++) {
+        const float *img = in + r / per_image * s->ih * s->iw * cin;
+        const int oy = (int)(r % per_image / s->ow), ox = (int)(r % s->ow);
+        float *row = cols + r * ncol;
+        for (int ky = 0; ky < k; ky++) {
+            int iy = oy * s->stride - s->pad + ky;
+            for (int kx = 0; kx < k; kx++) {
+                int ix = ox * s->stride - s->pad + kx;
+                int inside = iy >= 0 && iy < s->ih && ix >= 0 && ix < s->iw;
+                const float *px = inside ? img + ((long)iy * s->iw + ix) * cin : NULL;
+                for (int c = 0; c < cin; c++) row[(c * k + ky) * k + kx] = inside ? px[c] : 0.0f;
             }
+        }
     }
+}
+
+void im2col_by_pixel(float *cols, const float *in, const conv_shape *s, long r0, long n)
+{
+    const int k = s->k, cin = s->cin;
+    const long ncol = conv_cols(s), per_image = (long)s->oh * s->ow;
+    const size_t run = sizeof(float) * (size_t)cin;
+    for (long r = r0; r < r0 + n; r++) {
+        const float *img = in + r / per_image * s->ih * s->iw * cin;
+        const int oy = (int)(r % per_image / s->ow), ox = (int)(r % s->ow);
+        float *px = cols + r * ncol;
+        for (int ky = 0; ky < k; ky++) {
+            int iy = oy * s->stride - s->pad + ky;
+            for (int kx = 0; kx < k; kx++, px += cin) {
+                int ix = ox * s->stride - s->pad + kx;
+                if (iy >= 0 && iy < s->ih && ix >= 0 && ix < s->iw)
+                    memcpy(px, img + ((long)iy * s->iw + ix) * cin, run);
+                else
+                    memset(px, 0, run);
+            }
+        }
+    }
+}
+
+int conv_pack_pays(const conv_shape *s) { return conv_rows(s) >= 2L * s->cout; }
+
+void conv_pack_weights(float *wp, const float *w, const conv_shape *s)
+{
+    const int kk = s->k * s->k, cin = s->cin;
+    for (int o = 0; o < s->cout; o++)
+        for (int c = 0; c < cin; c++)
+            for (int p = 0; p < kk; p++) wp[((long)o * kk + p) * cin + c] = w[((long)o * cin + c) * kk + p];
 }
 
 void col2im_add(float *din, const float *dcols, const conv_shape *s)
@@ -52,13 +82,23 @@ void col2im_add(float *din, const float *dcols, const conv_shape *s)
     }
 }
 
-void conv2d_forward(float *out, float *cols, const float *in, const float *w, const float *b, const conv_shape *s)
+void conv2d_forward_rows(float *out, float *cols, const float *in, const float *w, const float *wp, const float *b,
+                         const conv_shape *s, long r0, long n)
 {
-    const long rows = conv_rows(s);
-    for (long r = 0; r < rows; r++) memcpy(out + r * s->cout, b, sizeof(float) * (size_t)s->cout);
-    im2col(cols, in, s);
-    gemm(0, 1, (int)rows, s->cout, (int)conv_cols(s), 1.0f, cols, (int)conv_cols(s), w, (int)conv_cols(s), 1.0f,
-         out, s->cout);
+    const long ncol = conv_cols(s);
+    for (long r = r0; r < r0 + n; r++) memcpy(out + r * s->cout, b, sizeof(float) * (size_t)s->cout);
+    if (wp)
+        im2col_by_pixel(cols, in, s, r0, n);
+    else
+        im2col(cols, in, s, r0, n);
+    gemm(0, 1, (int)n, s->cout, (int)ncol, 1.0f, cols + r0 * ncol, (int)ncol, wp ? wp : w, (int)ncol, 1.0f,
+         out + r0 * s->cout, s->cout);
+}
+
+void conv2d_forward(float *out, float *cols, const float *in, const float *w, const float *wp, const float *b,
+                    const conv_shape *s)
+{
+    conv2d_forward_rows(out, cols, in, w, wp, b, s, 0, conv_rows(s));
 }
 
 void conv2d_backward(float *din, float *dw, float *db, float *cols, float *dcols, const float *in, const float *w,
@@ -67,7 +107,7 @@ void conv2d_backward(float *din, float *dw, float *db, float *cols, float *dcols
     const long rows = conv_rows(s), ncol = conv_cols(s);
     for (long r = 0; r < rows; r++)
         for (int o = 0; o < s->cout; o++) db[o] += dout[r * s->cout + o];
-    im2col(cols, in, s);
+    im2col(cols, in, s, 0, rows);
     gemm(1, 0, s->cout, (int)ncol, (int)rows, 1.0f, dout, s->cout, cols, (int)ncol, 1.0f, dw, (int)ncol);
     if (!din) return;
     gemm(0, 0, (int)rows, (int)ncol, s->cout, 1.0f, dout, s->cout, w, (int)ncol, 0.0f, dcols, (int)ncol);

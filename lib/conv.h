@@ -1,6 +1,10 @@
-/* 2-D convolution with bias over channels-last activations, as one GEMM over the whole batch:
- * the input is unfolded (im2col) into one row per output position, and the weight keeps PyTorch's
- * [out][in][k][k] layout, so each row of the unfolded input is ordered (in channel, ky, kx) to match it. */
+/* 2-D convolution with bias over channels-last activations, as one GEMM over the whole batch: the input is
+ * unfolded (im2col) into one row per output position. The weights are stored in PyTorch's [out][in][k][k]
+ * layout, which an unfolded row ordered (in channel, ky, kx) matches; the backward pass uses that order, so
+ * the weight gradient lands in place. The forward pass prefers (ky, kx, in channel) order — every kernel
+ * pixel's channels are one contiguous run of the channels-last input, copied whole instead of one strided
+ * store per value — against the weights repacked to [out][k][k][in] once per step, when there are enough
+ * rows to pay for the repacking (conv_pack_pays). */
 #ifndef ATTN_CONV_H
 #define ATTN_CONV_H
 
@@ -15,13 +19,28 @@ typedef struct conv_shape {
 long conv_rows(const conv_shape *s);
 long conv_cols(const conv_shape *s);
 
-/* cols [B·oh·ow][cin·k·k] ← unfold(in [B][ih][iw][cin]); cells of the zero padding give 0. */
-void im2col(float *cols, const float *in, const conv_shape *s);
+/* Rows [r0, r0 + n) of cols [B·oh·ow][cin·k·k] ← unfold(in [B][ih][iw][cin]), each row ordered (in channel,
+ * ky, kx); cells of the zero padding give 0. */
+void im2col(float *cols, const float *in, const conv_shape *s, long r0, long n);
+/* Rows [r0, r0 + n) of cols [B·oh·ow][k·k·cin] ← unfold(in), each row ordered (ky, kx, in channel). */
+void im2col_by_pixel(float *cols, const float *in, const conv_shape *s, long r0, long n);
+/* wp [cout][k][k][cin] ← w [cout][cin][k][k]: the weights in the order of im2col_by_pixel's rows. */
+void conv_pack_weights(float *wp, const float *w, const conv_shape *s);
+/* Non-zero when the shape has enough rows that repacking its weights costs less than it saves in unfolding
+ * (measured on the minatar ConvLSTM: break-even near 1.4 rows per output channel; 2 leaves a margin). */
+int conv_pack_pays(const conv_shape *s);
+
 /* din [B][ih][iw][cin] += fold(dcols): the adjoint of im2col. */
 void col2im_add(float *din, const float *dcols, const conv_shape *s);
 
-/* out [B·oh·ow][cout] = unfold(in) · wᵀ + b. `cols` is scratch of conv_rows × conv_cols floats. */
-void conv2d_forward(float *out, float *cols, const float *in, const float *w, const float *b, const conv_shape *s);
+/* out [B·oh·ow][cout] = in ⋆ w + b. wp is NULL, or conv_pack_weights(w), which the unfolding then matches.
+ * `cols` is scratch of conv_rows × conv_cols floats. */
+void conv2d_forward(float *out, float *cols, const float *in, const float *w, const float *wp, const float *b,
+                    const conv_shape *s);
+/* The same for output rows [r0, r0 + n) only, touching only those rows of `out` and `cols` (full-size arrays):
+ * disjoint row ranges can run on different threads. */
+void conv2d_forward_rows(float *out, float *cols, const float *in, const float *w, const float *wp, const float *b,
+                         const conv_shape *s, long r0, long n);
 
 /* Given dout [B·oh·ow][cout]: dw += doutᵀ · unfold(in), db += column sums of dout, and, when din is not NULL,
  * din += fold(dout · w). `cols` and `dcols` are scratch of conv_rows × conv_cols floats each. */

@@ -128,8 +128,45 @@ static void answer_input(float *a_in, const step_record *r, const dims *d, int B
     }
 }
 
-/* One step for the B environments of the record and scratch slices given. */
-static void step_forward(const attn_model *m, step_record *r, scratch *x, int B, float *logits, float *values)
+typedef struct gates_job {
+    const conv_shape *s;
+    const float *xin, *w, *wp, *b, *c_prev;
+    float *gates, *cols, *h, *c;
+    int L, parts;
+} gates_job;
+
+/* Part k of `parts` of the ConvLSTM: the gate convolution and the cell for a contiguous block of grid cells. */
+static void gates_part(void *ctx, int k)
+{
+    const gates_job *g = ctx;
+    const long rows = conv_rows(g->s), r0 = rows * k / g->parts, n = rows * (k + 1) / g->parts - r0;
+    conv2d_forward_rows(g->gates, g->cols, g->xin, g->w, g->wp, g->b, g->s, r0, n);
+    lstm_cell_forward(g->h + r0 * g->L, g->c + r0 * g->L, g->gates + r0 * 4 * g->L, g->c_prev + r0 * g->L, (int)n,
+                      g->L);
+}
+
+typedef struct core_job {
+    const float *z, *ph_prev, *wih, *whh, *b;
+    float *gates;
+    int hp, parts;
+} core_job;
+
+/* Part k of `parts` of the policy LSTM's gate products for ONE environment: a block of gate columns, which
+ * for a single row is a contiguous piece of the output. */
+static void core_part(void *ctx, int k)
+{
+    const core_job *c = ctx;
+    const int c0 = 4 * c->hp * k / c->parts, n = 4 * c->hp * (k + 1) / c->parts - c0;
+    linear_forward(c->gates + c0, c->z, c->wih + (long)c0 * c->hp, c->b + c0, 1, c->hp, n, 0);
+    linear_forward(c->gates + c0, c->ph_prev, c->whh + (long)c0 * c->hp, NULL, 1, c->hp, n, 1);
+}
+
+/* One step for the B environments of the record and scratch slices given. `split`, when not NULL, is an idle
+ * pool whose threads share the ConvLSTM (by far the largest GEMM) in fixed blocks of grid cells and, for a
+ * single environment, the policy LSTM's gate products in fixed blocks of columns; fixed blocks keep a thread
+ * count's results bitwise repeatable. */
+static void step_forward(const attn_model *m, step_record *r, scratch *x, const float *const *wpack, pool *split,
+                         int B, float *logits, float *values)
 {
     const dims *d = &m->d;
     const weights *w = &m->w;
@@ -138,14 +175,21 @@ static void step_forward(const attn_model *m, step_record *r, scratch *x, int B,
     const float *in = r->x;
     for (int i = 0; i < d->nconv; i++) {
         conv_shape cs = layer_shape(d, i, B);
-        conv2d_forward(r->conv[i], x->cols, in, w->conv_w[i], w->conv_b[i], &cs);
+        conv2d_forward(r->conv[i], x->cols, in, w->conv_w[i], wpack[i], w->conv_b[i], &cs);
         relu_forward(r->conv[i], (size_t)conv_rows(&cs) * cs.cout);
         in = r->conv[i];
     }
     conv_shape ls = layer_shape(d, d->nconv, B);
     convlstm_concat(x->xin, in, r->vh_prev, d, B);
-    conv2d_forward(r->vgates, x->cols, x->xin, w->clstm_w, w->clstm_b, &ls);
-    lstm_cell_forward(r->vh, r->vc, r->vgates, r->vc_prev, B * d->P, d->L);
+    gates_job gj = {.s = &ls, .xin = x->xin, .w = w->clstm_w, .wp = wpack[d->nconv], .b = w->clstm_b,
+                    .c_prev = r->vc_prev, .gates = r->vgates, .cols = x->cols, .h = r->vh, .c = r->vc,
+                    .L = d->L, .parts = 1};
+    if (split) {
+        gj.parts = pool_threads(split);
+        pool_run(split, gj.parts, gates_part, &gj);
+    } else {
+        gates_part(&gj, 0);
+    }
 
     /* Top-down queries from the previous policy state, attention over keys and values. */
     mlp_forward(r->Q, r->q_act, r->ph_prev, w->q_w, w->q_b, d->q_width, d->q_layers, B);
@@ -155,8 +199,13 @@ static void step_forward(const attn_model *m, step_record *r, scratch *x, int B,
     /* Policy core and heads. */
     answer_input(r->a_in, r, d, B);
     mlp_forward(r->z, r->a_act, r->a_in, w->a_w, w->a_b, d->a_width, d->a_layers, B);
-    linear_forward(r->pgates, r->z, w->core_wih, w->core_b, B, d->Hp, 4 * d->Hp, 0);
-    linear_forward(r->pgates, r->ph_prev, w->core_whh, NULL, B, d->Hp, 4 * d->Hp, 1);
+    if (split && B == 1) {
+        core_job cj = {r->z, r->ph_prev, w->core_wih, w->core_whh, w->core_b, r->pgates, d->Hp, pool_threads(split)};
+        pool_run(split, cj.parts, core_part, &cj);
+    } else {
+        linear_forward(r->pgates, r->z, w->core_wih, w->core_b, B, d->Hp, 4 * d->Hp, 0);
+        linear_forward(r->pgates, r->ph_prev, w->core_whh, NULL, B, d->Hp, 4 * d->Hp, 1);
+    }
     lstm_cell_forward(r->ph, r->pc, r->pgates, r->pc_prev, B, d->Hp);
     if (logits) linear_forward(logits, r->ph, w->pol_w, w->pol_b, B, d->Hp, d->A, 0);
     if (values) linear_forward(values, r->ph, w->val_w, w->val_b, B, d->Hp, 1, 0);
@@ -166,6 +215,7 @@ typedef struct forward_job {
     const attn_model *m;
     attn_state *s;
     step_record *r;
+    const float *wpack[ATTN_MAX_CONV_LAYERS + 1]; /* conv layers, then the ConvLSTM: repacked weights or NULL */
     float *logits, *values;
 } forward_job;
 
@@ -180,7 +230,8 @@ static void forward_slice(void *ctx, int k)
     scratch x;
     record_slice(&r, j->r, d, b0);
     scratch_slice(&x, &j->s->s, d, b0);
-    step_forward(j->m, &r, &x, n, j->logits ? j->logits + (size_t)b0 * d->A : NULL,
+    pool *split = j->s->threads == 1 ? j->s->workers : NULL; /* one slice, idle threads: share its ConvLSTM */
+    step_forward(j->m, &r, &x, j->wpack, split, n, j->logits ? j->logits + (size_t)b0 * d->A : NULL,
                  j->values ? j->values + b0 : NULL);
 }
 
@@ -194,7 +245,16 @@ attn_status attn_forward(attn_model *model, attn_state *state, attn_forward_mode
     step_record *r = &state->tape[mode == ATTN_FORWARD_RECORD ? state->recorded : 0];
     enter_step(r, state, d, prev_reward, prev_action, first);
     load_obs(r->x, obs, model->cfg.obs_type, (size_t)state->B * d->H * d->W * d->C);
-    forward_job job = {model, state, r, logits, values};
+    forward_job job = {model, state, r, {NULL}, logits, values};
+    /* The forward pass does not use the state's dcols, which is sized to hold the repacked weights too. */
+    float *wp = state->s.dcols;
+    for (int i = 0; i <= d->nconv; i++) {
+        conv_shape cs = layer_shape(d, i, state->B);
+        if (!conv_pack_pays(&cs)) continue;
+        conv_pack_weights(wp, i < d->nconv ? model->w.conv_w[i] : model->w.clstm_w, &cs);
+        job.wpack[i] = wp;
+        wp += (long)cs.cout * conv_cols(&cs);
+    }
     if (state->threads > 1)
         pool_run(state->workers, state->threads, forward_slice, &job);
     else

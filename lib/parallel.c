@@ -95,6 +95,8 @@ void pool_destroy(pool *p)
     free(p);
 }
 
+int pool_threads(const pool *p) { return p->threads; }
+
 void pool_run(pool *p, int n, void (*fn)(void *ctx, int i), void *ctx)
 {
     if (p->threads == 1 || n <= 1) {

@@ -50,15 +50,19 @@ static void scratch_fields(scratch *s, const dims *d, field_fn f, void *ctx)
 {
     long cols = (long)d->P * (d->F + d->L) * 9; /* the ConvLSTM's unfolded input */
     long act = (long)d->H * d->W * d->C;         /* largest activation a gradient may flow through */
+    long packed = (long)4 * d->L * (d->F + d->L) * 9; /* every conv weight, repacked for the forward pass */
     for (int i = 0; i < d->nconv; i++) {
         cols = max_l(cols, (long)d->oh[i] * d->ow[i] * d->cin[i] * d->k[i] * d->k[i]);
+        packed += (long)d->cout[i] * d->cin[i] * d->k[i] * d->k[i];
         act = max_l(act, (long)d->oh[i] * d->ow[i] * d->cout[i]);
     }
     for (int j = 0; j <= d->q_layers; j++) act = max_l(act, d->q_width[j]);
     for (int j = 0; j <= d->a_layers; j++) act = max_l(act, d->a_width[j]);
     const long vs = (long)d->P * d->L;
     FIELD(s->cols, cols);
-    FIELD(s->dcols, cols);
+    /* The forward pass keeps conv_pack_weights' output at the start of dcols, which only the backward pass
+     * uses for gradients, so one environment's share must hold all of it. */
+    FIELD(s->dcols, max_l(cols, packed));
     FIELD(s->xin, d->P * (d->F + d->L));
     FIELD(s->dxin, d->P * (d->F + d->L));
     FIELD(s->dact_a, act);
@@ -153,7 +157,9 @@ attn_status attn_state_create(attn_state **out, const attn_model *model, int bat
     }
     c = (carver){carve_align(s->memory), 0};
     layout_state(&c, s, &model->d, model->nparams);
-    if (s->threads > 1 && !(s->workers = pool_create(s->threads))) {
+    /* Fewer environments than threads: the pool gets every thread anyway, and attn_forward splits each
+     * environment's ConvLSTM gate convolution over it. */
+    if (model->threads > 1 && !(s->workers = pool_create(model->threads))) {
         attn_state_destroy(s);
         return fail(ATTN_ERR_NOMEM, "cannot start %d worker threads", model->threads);
     }

@@ -96,17 +96,22 @@ static void test_conv_matches_definition(void **unused)
         size_t nin = (size_t)s->B * s->ih * s->iw * s->cin, nw = (size_t)s->cout * s->cin * s->k * s->k;
         size_t nout = (size_t)conv_rows(s) * s->cout;
         float *in = malloc(sizeof(float) * nin), *w = malloc(sizeof(float) * nw), *b = malloc(sizeof(float) * s->cout);
-        float *o1 = malloc(sizeof(float) * nout), *o2 = malloc(sizeof(float) * nout);
+        float *o1 = malloc(sizeof(float) * nout), *o2 = malloc(sizeof(float) * nout), *wp = malloc(sizeof(float) * nw);
         float *cols = malloc(sizeof(float) * (size_t)(conv_rows(s) * conv_cols(s)));
         fill_uniform(&r, in, nin, -1, 1);
         fill_uniform(&r, w, nw, -0.3f, 0.3f);
         fill_uniform(&r, b, (size_t)s->cout, -0.3f, 0.3f);
-        conv2d_forward(o1, cols, in, w, b, s);
         direct_conv(o2, in, w, b, s);
         char what[64];
+        /* Both unfoldings: against the weights as stored, and against them repacked. */
+        conv2d_forward(o1, cols, in, w, NULL, b, s);
         snprintf(what, sizeof what, "conv k%d s%d p%d %dx%dx%d", s->k, s->stride, s->pad, s->ih, s->iw, s->cin);
         assert_close_arrays(o1, o2, nout, what);
-        free(in), free(w), free(b), free(o1), free(o2), free(cols);
+        conv_pack_weights(wp, w, s);
+        conv2d_forward(o1, cols, in, w, wp, b, s);
+        snprintf(what, sizeof what, "packed conv k%d s%d p%d %dx%dx%d", s->k, s->stride, s->pad, s->ih, s->iw, s->cin);
+        assert_close_arrays(o1, o2, nout, what);
+        free(in), free(w), free(b), free(o1), free(o2), free(wp), free(cols);
     }
 }
 
@@ -121,7 +126,7 @@ static void test_col2im_is_adjoint(void **unused)
     float *cx = malloc(sizeof(float) * ncol), *ty = calloc(nin, sizeof(float));
     fill_uniform(&r, x, nin, -1, 1);
     fill_uniform(&r, y, ncol, -1, 1);
-    im2col(cx, x, &s);
+    im2col(cx, x, &s, 0, conv_rows(&s));
     col2im_add(ty, y, &s);
     double lhs = 0.0, rhs = 0.0;
     for (size_t i = 0; i < ncol; i++) lhs += (double)cx[i] * y[i];

@@ -51,12 +51,14 @@ static void expect_close(loss_fn loss, void *ctx, float *x, const float *analyti
 typedef struct conv_case {
     conv_shape s;
     float *in, *w, *b, *out, *cols, *r; /* r: the upstream gradient; loss = Σ r·out */
+    float *wp;                          /* w repacked for conv2d_forward */
 } conv_case;
 
 static double conv_loss(void *ctx)
 {
     conv_case *c = ctx;
-    conv2d_forward(c->out, c->cols, c->in, c->w, c->b, &c->s);
+    conv_pack_weights(c->wp, c->w, &c->s);
+    conv2d_forward(c->out, c->cols, c->in, c->w, c->wp, c->b, &c->s);
     return dot(c->r, c->out, (size_t)conv_rows(&c->s) * c->s.cout);
 }
 
@@ -71,15 +73,16 @@ static void test_conv(void **unused)
     c.w = rand_array(&r, nw, 0.5f);
     c.b = rand_array(&r, 4, 0.5f);
     c.out = zeros(nout);
+    c.wp = zeros(nw);
     c.cols = zeros((size_t)(conv_rows(&c.s) * conv_cols(&c.s)));
     c.r = rand_array(&r, nout, 1);
     float *din = zeros(nin), *dw = zeros(nw), *db = zeros(4), *dcols = zeros((size_t)(conv_rows(&c.s) * conv_cols(&c.s)));
-    conv2d_forward(c.out, c.cols, c.in, c.w, c.b, &c.s);
+    conv_loss(&c);
     conv2d_backward(din, dw, db, c.cols, dcols, c.in, c.w, c.r, &c.s);
     expect_close(conv_loss, &c, c.in, din, nin, "conv input");
     expect_close(conv_loss, &c, c.w, dw, nw, "conv weight");
     expect_close(conv_loss, &c, c.b, db, 4, "conv bias");
-    free(c.in), free(c.w), free(c.b), free(c.out), free(c.cols), free(c.r);
+    free(c.in), free(c.w), free(c.b), free(c.out), free(c.cols), free(c.r), free(c.wp);
     free(din), free(dw), free(db), free(dcols);
 }
 
@@ -89,6 +92,7 @@ typedef struct convlstm_case {
     int B, gh, gw, F, L;
     conv_shape s;
     float *f, *h_prev, *c_prev, *w, *b; /* inputs and parameters */
+    float *wp;                          /* w repacked for conv2d_forward */
     float *xin, *cols, *gates, *h, *c;  /* work */
     float *rh, *rc;                     /* loss = Σ rh·h + Σ rc·c */
 } convlstm_case;
@@ -100,7 +104,8 @@ static void convlstm_forward(convlstm_case *k)
         memcpy(k->xin + p * (k->F + k->L), k->f + p * k->F, sizeof(float) * (size_t)k->F);
         memcpy(k->xin + p * (k->F + k->L) + k->F, k->h_prev + p * k->L, sizeof(float) * (size_t)k->L);
     }
-    conv2d_forward(k->gates, k->cols, k->xin, k->w, k->b, &k->s);
+    conv_pack_weights(k->wp, k->w, &k->s);
+    conv2d_forward(k->gates, k->cols, k->xin, k->w, k->wp, k->b, &k->s);
     lstm_cell_forward(k->h, k->c, k->gates, k->c_prev, (int)cells, k->L);
 }
 
@@ -124,6 +129,7 @@ static void test_convlstm(void **unused)
     k.c_prev = rand_array(&r, nv, 1);
     k.w = rand_array(&r, nw, 0.4f);
     k.b = rand_array(&r, 4 * (size_t)k.L, 0.5f);
+    k.wp = zeros(nw);
     k.xin = zeros(cells * (k.F + k.L));
     k.cols = zeros(cells * (k.F + k.L) * 9);
     k.gates = zeros(cells * 4 * k.L);
@@ -147,7 +153,7 @@ static void test_convlstm(void **unused)
     expect_close(convlstm_loss, &k, k.c_prev, dc_prev, nv, "convlstm c_prev");
     expect_close(convlstm_loss, &k, k.w, dw, nw, "convlstm weight");
     expect_close(convlstm_loss, &k, k.b, db, 4 * (size_t)k.L, "convlstm bias");
-    free(k.f), free(k.h_prev), free(k.c_prev), free(k.w), free(k.b), free(k.xin), free(k.cols), free(k.gates);
+    free(k.f), free(k.h_prev), free(k.c_prev), free(k.w), free(k.wp), free(k.b), free(k.xin), free(k.cols), free(k.gates);
     free(k.h), free(k.c), free(k.rh), free(k.rc), free(dgates), free(dc_prev), free(dxin), free(dcols), free(dw);
     free(db), free(df), free(dh_prev);
 }
