@@ -23,7 +23,7 @@ static void usage(FILE *f)
             "  --lr X                   learning rate (default 5e-4)\n"
             "  --epsilon X --max-grad-norm X --lr-decay\n"
             "  --entropy-cost X --baseline-cost X --discount X --lambda X --reward-clip X\n"
-            "  --ppo-epochs N --ppo-minibatches N\n"
+            "  --ppo-epochs N --ppo-minibatches N --no-advantage-norm\n"
             "  --envs B                 environments stepped together (default 32)\n"
             "  --unroll T               steps per update (default 20)\n"
             "  --frames N               environment steps to train for, all environments together (default 1000000)\n"
@@ -95,6 +95,7 @@ int train_options_parse(train_options *o, int argc, char **argv)
         }
         int *flag = !strcmp(a, "--full-action-set")      ? &o->full_action_set
                     : !strcmp(a, "--life-loss-terminal") ? &o->life_loss_terminal
+                    : !strcmp(a, "--no-advantage-norm")  ? &o->no_advantage_norm
                                                          : NULL;
         if (flag || !strcmp(a, "--no-max-pool")) {
             if (flag) *flag = 1;
@@ -196,6 +197,7 @@ attn_status train_options_apply(const train_options *o, attn_optimizer *opt, att
     if (!isnan(o->reward_clip)) lc->reward_clip = (float)o->reward_clip;
     if (o->ppo_epochs) lc->ppo_epochs = o->ppo_epochs;
     if (o->ppo_minibatches) lc->ppo_minibatches = o->ppo_minibatches;
+    if (o->no_advantage_norm) lc->normalize_advantages = 0;
     if (!st && !isnan(o->lr)) st = attn_optimizer_set(opt, ATTN_OPT_LR, o->lr);
     if (!st && !isnan(o->epsilon)) st = attn_optimizer_set(opt, ATTN_OPT_EPSILON, o->epsilon);
     if (!st && !isnan(o->max_grad_norm)) st = attn_optimizer_set(opt, ATTN_OPT_MAX_GRAD_NORM, o->max_grad_norm);

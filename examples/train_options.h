@@ -15,6 +15,7 @@ typedef struct train_options {
     attn_optim_kind optim;
     double lr, epsilon, max_grad_norm;        /* NAN: the optimizer's default */
     double entropy_cost, baseline_cost, discount, gae_lambda, reward_clip;  /* NAN: the loss's default */
+    int no_advantage_norm; /* PPO: 1 turns off per-minibatch advantage normalisation */
     int ppo_epochs, ppo_minibatches;          /* 0: the loss's default */
     int lr_decay;           /* decay the learning rate linearly to 0 over the run */
     int envs, unroll, threads;
