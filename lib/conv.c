@@ -2,6 +2,7 @@
 
 #include <string.h>
 
+#include "conv_direct.h"
 #include "gemm.h"
 
 long conv_rows(const conv_shape *s) { return (long)s->B * s->oh * s->ow; }
@@ -99,6 +100,37 @@ void conv2d_forward(float *out, float *cols, const float *in, const float *w, co
                     const conv_shape *s)
 {
     conv2d_forward_rows(out, cols, in, w, wp, b, s, 0, conv_rows(s));
+}
+
+long conv_plan_floats(const conv_shape *s)
+{
+    long unfold = (long)s->cout * conv_cols(s), direct = conv_direct_packed_floats(s);
+    return direct > unfold ? direct : unfold;
+}
+
+long conv_plan_prepare(conv_plan *plan, float *buf, const float *w, const conv_shape *s)
+{
+    if (conv_direct_available(s)) {
+        conv_direct_pack(buf, w, s);
+        *plan = (conv_plan){CONV_DIRECT, buf};
+        return conv_direct_packed_floats(s);
+    }
+    if (conv_pack_pays(s)) {
+        conv_pack_weights(buf, w, s);
+        *plan = (conv_plan){CONV_UNFOLD_BY_PIXEL, buf};
+        return (long)s->cout * conv_cols(s);
+    }
+    *plan = (conv_plan){CONV_UNFOLD, NULL};
+    return 0;
+}
+
+void conv_plan_forward_rows(float *out, float *cols, const float *in, const float *w, const conv_plan *plan,
+                            const float *b, const conv_shape *s, long r0, long n)
+{
+    if (plan->method == CONV_DIRECT)
+        conv_direct_forward_rows(out, in, plan->wp, b, s, r0, n);
+    else
+        conv2d_forward_rows(out, cols, in, w, plan->method == CONV_UNFOLD_BY_PIXEL ? plan->wp : NULL, b, s, r0, n);
 }
 
 void conv2d_backward(float *din, float *dw, float *db, float *cols, float *dcols, const float *in, const float *w,

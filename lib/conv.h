@@ -42,6 +42,24 @@ void conv2d_forward(float *out, float *cols, const float *in, const float *w, co
 void conv2d_forward_rows(float *out, float *cols, const float *in, const float *w, const float *wp, const float *b,
                          const conv_shape *s, long r0, long n);
 
+/* How the forward pass computes one layer in one attn_forward, chosen per shape and CPU: the AVX2 kernel of
+ * conv_direct.h, im2col in (ky, kx, in channel) order against repacked weights, or im2col against the weights
+ * as stored. `wp` is the packed weights the method reads (NULL for the last). */
+typedef enum conv_method { CONV_UNFOLD, CONV_UNFOLD_BY_PIXEL, CONV_DIRECT } conv_method;
+typedef struct conv_plan {
+    conv_method method;
+    const float *wp;
+} conv_plan;
+
+/* The most floats conv_plan_prepare writes for shape s. */
+long conv_plan_floats(const conv_shape *s);
+/* Chooses the method for s, packs w into buf if the method needs it, and returns how many floats of buf it
+ * used (at most conv_plan_floats(s)). */
+long conv_plan_prepare(conv_plan *plan, float *buf, const float *w, const conv_shape *s);
+/* conv2d_forward_rows by the plan's method; `cols` is unused by CONV_DIRECT. */
+void conv_plan_forward_rows(float *out, float *cols, const float *in, const float *w, const conv_plan *plan,
+                            const float *b, const conv_shape *s, long r0, long n);
+
 /* Given dout [B·oh·ow][cout]: dw += doutᵀ · unfold(in), db += column sums of dout, and, when din is not NULL,
  * din += fold(dout · w). `cols` and `dcols` are scratch of conv_rows × conv_cols floats each. */
 void conv2d_backward(float *din, float *dw, float *db, float *cols, float *dcols, const float *in, const float *w,

@@ -130,7 +130,8 @@ static void answer_input(float *a_in, const step_record *r, const dims *d, int B
 
 typedef struct gates_job {
     const conv_shape *s;
-    const float *xin, *w, *wp, *b, *c_prev;
+    const conv_plan *plan;
+    const float *xin, *w, *b, *c_prev;
     float *gates, *cols, *h, *c;
     int L, parts;
 } gates_job;
@@ -140,7 +141,7 @@ static void gates_part(void *ctx, int k)
 {
     const gates_job *g = ctx;
     const long rows = conv_rows(g->s), r0 = rows * k / g->parts, n = rows * (k + 1) / g->parts - r0;
-    conv2d_forward_rows(g->gates, g->cols, g->xin, g->w, g->wp, g->b, g->s, r0, n);
+    conv_plan_forward_rows(g->gates, g->cols, g->xin, g->w, g->plan, g->b, g->s, r0, n);
     lstm_cell_forward(g->h + r0 * g->L, g->c + r0 * g->L, g->gates + r0 * 4 * g->L, g->c_prev + r0 * g->L, (int)n,
                       g->L);
 }
@@ -165,7 +166,7 @@ static void core_part(void *ctx, int k)
  * pool whose threads share the ConvLSTM (by far the largest GEMM) in fixed blocks of grid cells and, for a
  * single environment, the policy LSTM's gate products in fixed blocks of columns; fixed blocks keep a thread
  * count's results bitwise repeatable. */
-static void step_forward(const attn_model *m, step_record *r, scratch *x, const float *const *wpack, pool *split,
+static void step_forward(const attn_model *m, step_record *r, scratch *x, const conv_plan *plans, pool *split,
                          int B, float *logits, float *values)
 {
     const dims *d = &m->d;
@@ -175,13 +176,13 @@ static void step_forward(const attn_model *m, step_record *r, scratch *x, const 
     const float *in = r->x;
     for (int i = 0; i < d->nconv; i++) {
         conv_shape cs = layer_shape(d, i, B);
-        conv2d_forward(r->conv[i], x->cols, in, w->conv_w[i], wpack[i], w->conv_b[i], &cs);
+        conv_plan_forward_rows(r->conv[i], x->cols, in, w->conv_w[i], &plans[i], w->conv_b[i], &cs, 0, conv_rows(&cs));
         relu_forward(r->conv[i], (size_t)conv_rows(&cs) * cs.cout);
         in = r->conv[i];
     }
     conv_shape ls = layer_shape(d, d->nconv, B);
     convlstm_concat(x->xin, in, r->vh_prev, d, B);
-    gates_job gj = {.s = &ls, .xin = x->xin, .w = w->clstm_w, .wp = wpack[d->nconv], .b = w->clstm_b,
+    gates_job gj = {.s = &ls, .xin = x->xin, .w = w->clstm_w, .plan = &plans[d->nconv], .b = w->clstm_b,
                     .c_prev = r->vc_prev, .gates = r->vgates, .cols = x->cols, .h = r->vh, .c = r->vc,
                     .L = d->L, .parts = 1};
     if (split) {
@@ -215,7 +216,7 @@ typedef struct forward_job {
     const attn_model *m;
     attn_state *s;
     step_record *r;
-    const float *wpack[ATTN_MAX_CONV_LAYERS + 1]; /* conv layers, then the ConvLSTM: repacked weights or NULL */
+    conv_plan plans[ATTN_MAX_CONV_LAYERS + 1]; /* conv layers, then the ConvLSTM */
     float *logits, *values;
 } forward_job;
 
@@ -231,7 +232,7 @@ static void forward_slice(void *ctx, int k)
     record_slice(&r, j->r, d, b0);
     scratch_slice(&x, &j->s->s, d, b0);
     pool *split = j->s->threads == 1 ? j->s->workers : NULL; /* one slice, idle threads: share its ConvLSTM */
-    step_forward(j->m, &r, &x, j->wpack, split, n, j->logits ? j->logits + (size_t)b0 * d->A : NULL,
+    step_forward(j->m, &r, &x, j->plans, split, n, j->logits ? j->logits + (size_t)b0 * d->A : NULL,
                  j->values ? j->values + b0 : NULL);
 }
 
@@ -245,15 +246,13 @@ attn_status attn_forward(attn_model *model, attn_state *state, attn_forward_mode
     step_record *r = &state->tape[mode == ATTN_FORWARD_RECORD ? state->recorded : 0];
     enter_step(r, state, d, prev_reward, prev_action, first);
     load_obs(r->x, obs, model->cfg.obs_type, (size_t)state->B * d->H * d->W * d->C);
-    forward_job job = {model, state, r, {NULL}, logits, values};
-    /* The forward pass does not use the state's dcols, which is sized to hold the repacked weights too. */
+    forward_job job = {.m = model, .s = state, .r = r, .logits = logits, .values = values};
+    /* The forward pass does not use the state's dcols, which is sized to hold the packed weights too. Packing
+     * once here serves every thread and every slice of environments. */
     float *wp = state->s.dcols;
     for (int i = 0; i <= d->nconv; i++) {
         conv_shape cs = layer_shape(d, i, state->B);
-        if (!conv_pack_pays(&cs)) continue;
-        conv_pack_weights(wp, i < d->nconv ? model->w.conv_w[i] : model->w.clstm_w, &cs);
-        job.wpack[i] = wp;
-        wp += (long)cs.cout * conv_cols(&cs);
+        wp += conv_plan_prepare(&job.plans[i], wp, i < d->nconv ? model->w.conv_w[i] : model->w.clstm_w, &cs);
     }
     if (state->threads > 1)
         pool_run(state->workers, state->threads, forward_slice, &job);

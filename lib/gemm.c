@@ -6,6 +6,18 @@ void gemm(int trans_a, int trans_b, int M, int N, int K, float alpha, const floa
           int ldb, float beta, float *C, int ldc)
 {
     if (M == 0 || N == 0) return;
+    /* A product with a single row or column is a matrix-vector product. sgemv reads the matrix once where
+     * sgemm would first copy it into its packed layout: for one environment's MLP and LSTM layers that copy
+     * cost more than the multiplication. */
+    if (M == 1 && !trans_a) {
+        cblas_sgemv(CblasRowMajor, trans_b ? CblasNoTrans : CblasTrans, trans_b ? N : K, trans_b ? K : N, alpha, B,
+                    ldb, A, 1, beta, C, 1);
+        return;
+    }
+    if (N == 1 && !trans_a && trans_b) {
+        cblas_sgemv(CblasRowMajor, CblasNoTrans, M, K, alpha, A, lda, B, 1, beta, C, ldc);
+        return;
+    }
     cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans, M, N, K,
                 alpha, A, lda, B, ldb, beta, C, ldc);
 }

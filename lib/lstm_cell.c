@@ -1,11 +1,12 @@
 #include "lstm_cell.h"
 
 #include "activations.h"
+#include "cpu_dispatch.h"
 
 /* One row of n cells. The loops run with every operand contiguous and no call inside, so the compiler
  * vectorises them; restrict (on parameters, where GCC honours it) says the gate, state and gradient arrays
  * never overlap. */
-static void row_forward(float *restrict h, float *restrict c, float *restrict gi, float *restrict gf,
+static inline void row_forward(float *restrict h, float *restrict c, float *restrict gi, float *restrict gf,
                         float *restrict gg, float *restrict go, const float *restrict c_prev, int n)
 {
     for (int j = 0; j < n; j++) {
@@ -23,7 +24,8 @@ static void row_forward(float *restrict h, float *restrict c, float *restrict gi
     }
 }
 
-void lstm_cell_forward(float *h, float *c, float *gates, const float *c_prev, int R, int n)
+/* The whole forward, compiled once for the baseline and once with AVX2 (cpu_dispatch.h). */
+static inline void rows_forward(float *h, float *c, float *gates, const float *c_prev, int R, int n)
 {
     for (long r = 0; r < R; r++) {
         float *g = gates + r * 4 * n;
@@ -31,9 +33,22 @@ void lstm_cell_forward(float *h, float *c, float *gates, const float *c_prev, in
     }
 }
 
+CPU_AVX2_TARGET static void rows_forward_avx2(float *h, float *c, float *gates, const float *c_prev, int R, int n)
+{
+    rows_forward(h, c, gates, c_prev, R, n);
+}
+
+void lstm_cell_forward(float *h, float *c, float *gates, const float *c_prev, int R, int n)
+{
+    if (cpu_has_avx2())
+        rows_forward_avx2(h, c, gates, c_prev, R, n);
+    else
+        rows_forward(h, c, gates, c_prev, R, n);
+}
+
 /* dc_prev holds the gradient reaching c on entry (the callers update the carried gradient in place: each
  * element is read before it is written) and the gradient reaching c_prev on return. */
-static void row_backward(float *restrict dgi, float *restrict dgf, float *restrict dgg, float *restrict dgo,
+static inline void row_backward(float *restrict dgi, float *restrict dgf, float *restrict dgg, float *restrict dgo,
                          float *restrict dc_prev, const float *restrict dh, const float *restrict gi,
                          const float *restrict gf, const float *restrict gg, const float *restrict go,
                          const float *restrict c, const float *restrict c_prev, int n)
@@ -50,8 +65,8 @@ static void row_backward(float *restrict dgi, float *restrict dgf, float *restri
     }
 }
 
-void lstm_cell_backward(float *dgates, float *dc_prev, const float *dh, const float *dc, const float *gates,
-                        const float *c, const float *c_prev, int R, int n)
+static inline void rows_backward(float *dgates, float *dc_prev, const float *dh, const float *dc,
+                                 const float *gates, const float *c, const float *c_prev, int R, int n)
 {
     for (long r = 0; r < R; r++) {
         const float *g = gates + r * 4 * n;
@@ -61,4 +76,19 @@ void lstm_cell_backward(float *dgates, float *dc_prev, const float *dh, const fl
         row_backward(dg, dg + n, dg + 2 * n, dg + 3 * n, dcp, dh + r * n, g, g + n, g + 2 * n, g + 3 * n, c + r * n,
                      c_prev + r * n, n);
     }
+}
+
+CPU_AVX2_TARGET static void rows_backward_avx2(float *dgates, float *dc_prev, const float *dh, const float *dc,
+                                               const float *gates, const float *c, const float *c_prev, int R, int n)
+{
+    rows_backward(dgates, dc_prev, dh, dc, gates, c, c_prev, R, n);
+}
+
+void lstm_cell_backward(float *dgates, float *dc_prev, const float *dh, const float *dc, const float *gates,
+                        const float *c, const float *c_prev, int R, int n)
+{
+    if (cpu_has_avx2())
+        rows_backward_avx2(dgates, dc_prev, dh, dc, gates, c, c_prev, R, n);
+    else
+        rows_backward(dgates, dc_prev, dh, dc, gates, c, c_prev, R, n);
 }

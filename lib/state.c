@@ -6,6 +6,7 @@
 #include "carve.h"
 #include "errors.h"
 #include "model.h"
+#include "step.h"
 
 static long max_l(long a, long b) { return a > b ? a : b; }
 
@@ -50,17 +51,20 @@ static void scratch_fields(scratch *s, const dims *d, field_fn f, void *ctx)
 {
     long cols = (long)d->P * (d->F + d->L) * 9; /* the ConvLSTM's unfolded input */
     long act = (long)d->H * d->W * d->C;         /* largest activation a gradient may flow through */
-    long packed = (long)4 * d->L * (d->F + d->L) * 9; /* every conv weight, repacked for the forward pass */
+    long packed = 0; /* every conv weight, packed for the forward pass (conv_plan_prepare) */
+    for (int i = 0; i <= d->nconv; i++) {
+        conv_shape cs = layer_shape(d, i, 1);
+        packed += conv_plan_floats(&cs);
+    }
     for (int i = 0; i < d->nconv; i++) {
         cols = max_l(cols, (long)d->oh[i] * d->ow[i] * d->cin[i] * d->k[i] * d->k[i]);
-        packed += (long)d->cout[i] * d->cin[i] * d->k[i] * d->k[i];
         act = max_l(act, (long)d->oh[i] * d->ow[i] * d->cout[i]);
     }
     for (int j = 0; j <= d->q_layers; j++) act = max_l(act, d->q_width[j]);
     for (int j = 0; j <= d->a_layers; j++) act = max_l(act, d->a_width[j]);
     const long vs = (long)d->P * d->L;
     FIELD(s->cols, cols);
-    /* The forward pass keeps conv_pack_weights' output at the start of dcols, which only the backward pass
+    /* The forward pass keeps conv_plan_prepare's output at the start of dcols, which only the backward pass
      * uses for gradients, so one environment's share must hold all of it. */
     FIELD(s->dcols, max_l(cols, packed));
     FIELD(s->xin, d->P * (d->F + d->L));

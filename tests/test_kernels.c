@@ -13,6 +13,7 @@
 
 #include "attention.h"
 #include "conv.h"
+#include "conv_direct.h"
 #include "gemm.h"
 #include "test_util.h"
 
@@ -36,10 +37,13 @@ static void test_gemm_matches_reference(void **unused)
 {
     (void)unused;
     test_rng r = {21};
-    const int M = 13, N = 7, K = 29;
+    /* A general shape, then a single row and a single column, which gemm hands to matrix-vector code. */
+    const int shapes[][3] = {{13, 7, 29}, {1, 7, 29}, {13, 1, 29}, {1, 1, 29}};
+    for (size_t sh = 0; sh < sizeof shapes / sizeof *shapes; sh++)
     for (int ta = 0; ta < 2; ta++)
         for (int tb = 0; tb < 2; tb++)
             for (int acc = 0; acc < 2; acc++) {
+                const int M = shapes[sh][0], N = shapes[sh][1], K = shapes[sh][2];
                 /* Row strides larger than the rows, as when a GEMM reads a slice of a wider buffer. */
                 int lda = (ta ? M : K) + 3, ldb = (tb ? K : N) + 2, ldc = N + 5;
                 float *A = malloc(sizeof(float) * (size_t)(ta ? K : M) * lda);
@@ -52,7 +56,7 @@ static void test_gemm_matches_reference(void **unused)
                 gemm(ta, tb, M, N, K, 0.75f, A, lda, B, ldb, acc ? 1.0f : 0.0f, C1, ldc);
                 gemm_reference(ta, tb, M, N, K, 0.75f, A, lda, B, ldb, acc ? 1.0f : 0.0f, C2, ldc);
                 char what[64];
-                snprintf(what, sizeof what, "gemm trans_a=%d trans_b=%d beta=%d", ta, tb, acc);
+                snprintf(what, sizeof what, "gemm %dx%dx%d trans_a=%d trans_b=%d beta=%d", M, N, K, ta, tb, acc);
                 assert_close_arrays(C1, C2, (size_t)M * ldc, what);
                 free(A), free(B), free(C1), free(C2);
             }
@@ -88,6 +92,7 @@ static void test_conv_matches_definition(void **unused)
         {2, 42, 34, 3, 32, 8, 4, 1, 10, 8},
         {2, 10, 8, 32, 64, 4, 2, 2, 6, 5},
         {1, 7, 9, 2, 3, 5, 3, 2, 3, 3},
+        {2, 10, 10, 48, 128, 3, 1, 1, 10, 10}, /* the minatar ConvLSTM's gates */
     };
     for (size_t i = 0; i < sizeof shapes / sizeof *shapes; i++) {
         conv_shape *s = &shapes[i];
@@ -111,6 +116,21 @@ static void test_conv_matches_definition(void **unused)
         conv2d_forward(o1, cols, in, w, wp, b, s);
         snprintf(what, sizeof what, "packed conv k%d s%d p%d %dx%dx%d", s->k, s->stride, s->pad, s->ih, s->iw, s->cin);
         assert_close_arrays(o1, o2, nout, what);
+        /* The AVX2 kernel, where this CPU has it, in two row ranges that split a tile of rows. */
+        if (conv_direct_available(s)) {
+            float *dp = malloc(sizeof(float) * (size_t)conv_direct_packed_floats(s));
+            conv_direct_pack(dp, w, s);
+            for (size_t v = 0; v < nout; v++) o1[v] = NAN;
+            long split = conv_rows(s) / 3;
+            conv_direct_forward_rows(o1, in, dp, b, s, 0, split);
+            conv_direct_forward_rows(o1, in, dp, b, s, split, conv_rows(s) - split);
+            snprintf(what, sizeof what, "direct conv k%d s%d p%d %dx%dx%d", s->k, s->stride, s->pad, s->ih, s->iw,
+                     s->cin);
+            assert_close_arrays(o1, o2, nout, what);
+            free(dp);
+        } else {
+            printf("  direct conv: not available for this shape or CPU\n");
+        }
         free(in), free(w), free(b), free(o1), free(o2), free(wp), free(cols);
     }
 }

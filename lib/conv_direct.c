@@ -1,0 +1,155 @@
+#include "conv_direct.h"
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__)) && !defined(ATTN_FLOAT64)
+#define CONV_DIRECT_X86 1
+#include <immintrin.h>
+#endif
+
+/* A tile is MR output rows × NR output channels: 10 accumulators of 8 floats, two weight vectors and one
+ * broadcast input value fill 13 of the 16 vector registers. MR = 5 divides the 100 cells of a minatar grid
+ * and its halves, the row blocks that one environment is split into on two threads. */
+enum { NR = 16, MR = 5, MAX_TAPS = 64 };
+
+long conv_direct_packed_floats(const conv_shape *s) { return (long)s->cout * conv_cols(s) + s->cin; }
+
+void conv_direct_pack(float *wp, const float *w, const conv_shape *s)
+{
+    const int kk = s->k * s->k, cin = s->cin;
+    const long K = (long)cin * kk;
+    /* In the order of the output, so every store is to the next float; the 16 rows read stay in cache. */
+    float *dst = wp;
+    for (int panel = 0; panel < s->cout / NR; panel++)
+        for (int p = 0; p < kk; p++)
+            for (int c = 0; c < cin; c++) {
+                const float *src = w + (long)panel * NR * K + (long)c * kk + p;
+                for (int j = 0; j < NR; j++) *dst++ = src[j * K];
+            }
+    float *zeros = wp + (long)s->cout * conv_cols(s);
+    for (int c = 0; c < cin; c++) zeros[c] = 0.0f;
+}
+
+/* px[i·kk + p] ← where output row r0 + i reads tap p: its input pixel's cin channels, or the zeros for a tap
+ * in the padding or a row past the end (r0 + i ≥ end), whose result is computed and dropped. */
+static void tap_pointers(const float **px, const float *in, const float *zeros, const conv_shape *s, long r0,
+                         long end)
+{
+    const int k = s->k, kk = k * k;
+    const long per_image = (long)s->oh * s->ow;
+    for (int i = 0; i < MR; i++) {
+        const long r = r0 + i;
+        if (r >= end) {
+            for (int p = 0; p < kk; p++) px[i * kk + p] = zeros;
+            continue;
+        }
+        const float *img = in + r / per_image * s->ih * s->iw * s->cin;
+        const int oy = (int)(r % per_image / s->ow), ox = (int)(r % s->ow);
+        for (int ky = 0; ky < k; ky++)
+            for (int kx = 0; kx < k; kx++) {
+                const int iy = oy * s->stride - s->pad + ky, ix = ox * s->stride - s->pad + kx;
+                const int inside = iy >= 0 && iy < s->ih && ix >= 0 && ix < s->iw;
+                px[i * kk + ky * k + kx] = inside ? img + ((long)iy * s->iw + ix) * s->cin : zeros;
+            }
+    }
+}
+
+#ifdef CONV_DIRECT_X86
+
+int conv_direct_available(const conv_shape *s)
+{
+    if (s->cout % NR || conv_cols(s) > 512 || s->k * s->k > MAX_TAPS) return 0;
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+}
+
+#define ROW_START(i) __m256 lo##i = _mm256_setzero_ps(), hi##i = _mm256_setzero_ps()
+#define ROW_TAP(i) const float *a##i = px[(i) * kk + p]
+#define ROW_FMA(i)                                                                                                 \
+    do {                                                                                                           \
+        const __m256 a = _mm256_broadcast_ss(a##i + c);                                                            \
+        lo##i = _mm256_fmadd_ps(a, w0, lo##i);                                                                     \
+        hi##i = _mm256_fmadd_ps(a, w1, hi##i);                                                                     \
+    } while (0)
+#define ROW_STORE(i)                                                                                               \
+    if ((i) < rows) {                                                                                              \
+        _mm256_storeu_ps(out + (long)(i) * ldo, _mm256_add_ps(lo##i, b0));                                         \
+        _mm256_storeu_ps(out + (long)(i) * ldo + 8, _mm256_add_ps(hi##i, b1));                                     \
+    }
+
+/* One tile: `rows` (≤ MR) output rows × the 16 channels of one weight panel, out = Σ taps, channels + bias. */
+__attribute__((target("avx2,fma"))) static void tile_panel(float *out, long ldo, const float *const *px,
+                                                           const float *panel, const float *bias, int kk, int cin,
+                                                           int rows)
+{
+    ROW_START(0);
+    ROW_START(1);
+    ROW_START(2);
+    ROW_START(3);
+    ROW_START(4);
+    for (int p = 0; p < kk; p++) {
+        ROW_TAP(0);
+        ROW_TAP(1);
+        ROW_TAP(2);
+        ROW_TAP(3);
+        ROW_TAP(4);
+        const float *wv = panel + (long)p * cin * NR;
+        for (int c = 0; c < cin; c++, wv += NR) {
+            const __m256 w0 = _mm256_loadu_ps(wv), w1 = _mm256_loadu_ps(wv + 8);
+            ROW_FMA(0);
+            ROW_FMA(1);
+            ROW_FMA(2);
+            ROW_FMA(3);
+            ROW_FMA(4);
+        }
+    }
+    const __m256 b0 = _mm256_loadu_ps(bias), b1 = _mm256_loadu_ps(bias + 8);
+    ROW_STORE(0);
+    ROW_STORE(1);
+    ROW_STORE(2);
+    ROW_STORE(3);
+    ROW_STORE(4);
+}
+
+void conv_direct_forward_rows(float *out, const float *in, const float *wp, const float *b, const conv_shape *s,
+                              long r0, long n)
+{
+    const int kk = s->k * s->k, cin = s->cin, panels = s->cout / NR;
+    const long psize = (long)kk * cin * NR, end = r0 + n;
+    const float *zeros = wp + (long)s->cout * conv_cols(s);
+    const float *px[MR * MAX_TAPS];
+    /* Tiles outside, panels inside: a tile's input pixels stay in the level-1 cache while the weights (at most
+     * 32 KB per panel) stream from level 2. */
+    for (long r = r0; r < end; r += MR) {
+        tap_pointers(px, in, zeros, s, r, end);
+        const int rows = end - r < MR ? (int)(end - r) : MR;
+        for (int j = 0; j < panels; j++)
+            tile_panel(out + r * s->cout + j * NR, s->cout, px, wp + j * psize, b + j * NR, kk, cin, rows);
+    }
+}
+
+#else /* no AVX2 kernel in this build: the same sums in plain C, never chosen by the forward pass */
+
+int conv_direct_available(const conv_shape *s)
+{
+    (void)s;
+    return 0;
+}
+
+void conv_direct_forward_rows(float *out, const float *in, const float *wp, const float *b, const conv_shape *s,
+                              long r0, long n)
+{
+    const int kk = s->k * s->k, cin = s->cin;
+    const float *zeros = wp + (long)s->cout * conv_cols(s);
+    const float *px[MR * MAX_TAPS];
+    for (long r = r0; r < r0 + n; r += MR) {
+        tap_pointers(px, in, zeros, s, r, r0 + n);
+        for (int i = 0; i < MR && r + i < r0 + n; i++)
+            for (int o = 0; o < s->cout; o++) {
+                const float *panel = wp + (long)(o / NR) * kk * cin * NR + o % NR;
+                float acc = 0.0f;
+                for (int p = 0; p < kk; p++)
+                    for (int c = 0; c < cin; c++) acc += px[i * kk + p][c] * panel[((long)p * cin + c) * NR];
+                out[(r + i) * s->cout + o] = acc + b[o];
+            }
+    }
+}
+
+#endif
