@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "activations.h"
+#include "conv_direct.h"
 #include "errors.h"
 #include "linear.h"
 #include "lstm_cell.h"
@@ -42,8 +43,10 @@ static attn_status check_finite(const float *x, size_t n, const char *what)
 
 /* One step backward for the B environments of the record and scratch slices given, accumulating parameter
  * gradients into `g` and leaving in the scratch's carries the gradient reaching the state that entered it. */
+/* gates_dx_packed: the ConvLSTM's weights packed for its input gradient on the direct kernel, or NULL for
+ * the unfold-and-GEMM path. */
 static void step_backward(const attn_model *m, const weights *g, scratch *x, const step_record *r, int B,
-                          const float *dlogits, const float *dvalues)
+                          const float *gates_dx_packed, const float *dlogits, const float *dvalues)
 {
     const dims *d = &m->d;
     const weights *w = &m->w;
@@ -83,7 +86,13 @@ static void step_backward(const attn_model *m, const weights *g, scratch *x, con
     const float *f = r->conv[d->nconv - 1];
     convlstm_concat(x->xin, f, r->vh_prev, d, B);
     memset(x->dxin, 0, sizeof(float) * (size_t)(cells * (d->F + d->L)));
-    conv2d_backward(x->dxin, g->clstm_w, g->clstm_b, x->cols, x->dcols, x->xin, w->clstm_w, x->dvgates, &ls);
+    if (gates_dx_packed) {
+        conv2d_backward(NULL, g->clstm_w, g->clstm_b, x->cols, x->dcols, x->xin, w->clstm_w, x->dvgates, &ls);
+        conv_shape ts = conv_direct_input_grad_shape(&ls);
+        conv_direct_forward_rows(x->dxin, x->dvgates, gates_dx_packed, NULL, &ts, 0, conv_rows(&ts));
+    } else {
+        conv2d_backward(x->dxin, g->clstm_w, g->clstm_b, x->cols, x->dcols, x->xin, w->clstm_w, x->dvgates, &ls);
+    }
     float *df = x->dact_a;
     for (long p = 0; p < cells; p++) {
         memcpy(df + p * d->F, x->dxin + p * (d->F + d->L), sizeof(float) * (size_t)d->F);
@@ -117,6 +126,7 @@ static void step_backward(const attn_model *m, const weights *g, scratch *x, con
 typedef struct backward_job {
     const attn_model *m;
     attn_state *s;
+    const float *gates_dx_packed;
     const float *dlogits, *dvalues;
 } backward_job;
 
@@ -143,7 +153,7 @@ static void backward_slice(void *ctx, int k)
         step_record r;
         record_slice(&r, &s->tape[t], d, b0);
         const size_t at = (size_t)t * s->B + (size_t)b0;
-        step_backward(m, &g, &x, &r, n, j->dlogits ? j->dlogits + at * d->A : NULL,
+        step_backward(m, &g, &x, &r, n, j->gates_dx_packed, j->dlogits ? j->dlogits + at * d->A : NULL,
                       j->dvalues ? j->dvalues + at : NULL);
     }
 }
@@ -162,7 +172,12 @@ attn_status attn_backward(attn_model *model, attn_state *state, const float *dlo
         return st;
     if (state->thread_grads)
         memset(state->thread_grads, 0, sizeof(float) * (size_t)(state->threads - 1) * model->nparams);
-    backward_job job = {model, state, dlogits, dvalues};
+    backward_job job = {model, state, NULL, dlogits, dvalues};
+    conv_shape ls = layer_shape(d, d->nconv, B);
+    if (conv_direct_input_grad_available(&ls)) { /* packed once here for every thread and step */
+        conv_direct_pack_input_grad(state->packed, model->w.clstm_w, &ls);
+        job.gates_dx_packed = state->packed;
+    }
     if (state->threads > 1)
         pool_run(state->workers, state->threads, backward_slice, &job);
     else

@@ -28,6 +28,25 @@ void conv_direct_pack(float *wp, const float *w, const conv_shape *s)
     for (int c = 0; c < cin; c++) zeros[c] = 0.0f;
 }
 
+conv_shape conv_direct_input_grad_shape(const conv_shape *s)
+{
+    return (conv_shape){s->B, s->oh, s->ow, s->cout, s->cin, s->k, 1, s->k - 1 - s->pad, s->ih, s->iw};
+}
+
+void conv_direct_pack_input_grad(float *wp, const float *w, const conv_shape *s)
+{
+    const int k = s->k, kk = k * k, cin = s->cin, cout = s->cout;
+    float *dst = wp;
+    /* The transposed layer's weight for (its output c, its input o, tap p) is w[o][c] at the mirrored tap. */
+    for (int panel = 0; panel < cin / NR; panel++)
+        for (int p = 0; p < kk; p++)
+            for (int o = 0; o < cout; o++) {
+                const float *src = w + (long)o * cin * kk + (long)panel * NR * kk + (kk - 1 - p);
+                for (int j = 0; j < NR; j++) *dst++ = src[j * kk];
+            }
+    for (int o = 0; o < cout; o++) *dst++ = 0.0f;
+}
+
 /* px[i·kk + p] ← where output row r0 + i reads tap p: its input pixel's cin channels, or the zeros for a tap
  * in the padding or a row past the end (r0 + i ≥ end), whose result is computed and dropped. */
 static void tap_pointers(const float **px, const float *in, const float *zeros, const conv_shape *s, long r0,
@@ -60,6 +79,14 @@ int conv_direct_available(const conv_shape *s)
     return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
 }
 
+int conv_direct_input_grad_available(const conv_shape *s)
+{
+    if (s->stride != 1 || s->pad > s->k - 1 || s->cin % NR || (long)s->cout * s->k * s->k > 1152 ||
+        s->k * s->k > MAX_TAPS)
+        return 0;
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+}
+
 #define ROW_START(i) __m256 lo##i = _mm256_setzero_ps(), hi##i = _mm256_setzero_ps()
 #define ROW_TAP(i) const float *a##i = px[(i) * kk + p]
 #define ROW_FMA(i)                                                                                                 \
@@ -70,11 +97,14 @@ int conv_direct_available(const conv_shape *s)
     } while (0)
 #define ROW_STORE(i)                                                                                               \
     if ((i) < rows) {                                                                                              \
-        _mm256_storeu_ps(out + (long)(i) * ldo, _mm256_add_ps(lo##i, b0));                                         \
-        _mm256_storeu_ps(out + (long)(i) * ldo + 8, _mm256_add_ps(hi##i, b1));                                     \
+        float *o_ = out + (long)(i) * ldo;                                                                         \
+        if (!bias) b0 = _mm256_loadu_ps(o_), b1 = _mm256_loadu_ps(o_ + 8);                                         \
+        _mm256_storeu_ps(o_, _mm256_add_ps(lo##i, b0));                                                            \
+        _mm256_storeu_ps(o_ + 8, _mm256_add_ps(hi##i, b1));                                                        \
     }
 
-/* One tile: `rows` (≤ MR) output rows × the 16 channels of one weight panel, out = Σ taps, channels + bias. */
+/* One tile: `rows` (≤ MR) output rows × the 16 channels of one weight panel: out = Σ taps, channels + bias,
+ * or with bias NULL, out += Σ taps, channels. */
 __attribute__((target("avx2,fma"))) static void tile_panel(float *out, long ldo, const float *const *px,
                                                            const float *panel, const float *bias, int kk, int cin,
                                                            int rows)
@@ -100,7 +130,8 @@ __attribute__((target("avx2,fma"))) static void tile_panel(float *out, long ldo,
             ROW_FMA(4);
         }
     }
-    const __m256 b0 = _mm256_loadu_ps(bias), b1 = _mm256_loadu_ps(bias + 8);
+    __m256 b0 = _mm256_setzero_ps(), b1 = _mm256_setzero_ps();
+    if (bias) b0 = _mm256_loadu_ps(bias), b1 = _mm256_loadu_ps(bias + 8);
     ROW_STORE(0);
     ROW_STORE(1);
     ROW_STORE(2);
@@ -121,13 +152,20 @@ void conv_direct_forward_rows(float *out, const float *in, const float *wp, cons
         tap_pointers(px, in, zeros, s, r, end);
         const int rows = end - r < MR ? (int)(end - r) : MR;
         for (int j = 0; j < panels; j++)
-            tile_panel(out + r * s->cout + j * NR, s->cout, px, wp + j * psize, b + j * NR, kk, cin, rows);
+            tile_panel(out + r * s->cout + j * NR, s->cout, px, wp + j * psize, b ? b + j * NR : NULL, kk, cin,
+                       rows);
     }
 }
 
 #else /* no AVX2 kernel in this build: the same sums in plain C, never chosen by the forward pass */
 
 int conv_direct_available(const conv_shape *s)
+{
+    (void)s;
+    return 0;
+}
+
+int conv_direct_input_grad_available(const conv_shape *s)
 {
     (void)s;
     return 0;
@@ -147,7 +185,7 @@ void conv_direct_forward_rows(float *out, const float *in, const float *wp, cons
                 float acc = 0.0f;
                 for (int p = 0; p < kk; p++)
                     for (int c = 0; c < cin; c++) acc += px[i * kk + p][c] * panel[((long)p * cin + c) * NR];
-                out[(r + i) * s->cout + o] = acc + b[o];
+                out[(r + i) * s->cout + o] = acc + (b ? b[o] : out[(r + i) * s->cout + o]);
             }
     }
 }

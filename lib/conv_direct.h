@@ -24,8 +24,19 @@ long conv_direct_packed_floats(const conv_shape *s);
 void conv_direct_pack(float *wp, const float *w, const conv_shape *s);
 
 /* Rows [r0, r0 + n) of out [B·oh·ow][cout] = in ⋆ w + b, with wp from conv_direct_pack; touches only those
- * rows of out. Only when conv_direct_available(s). */
+ * rows of out. With b NULL, out += in ⋆ w instead. Only when conv_direct_available(s). */
 void conv_direct_forward_rows(float *out, const float *in, const float *wp, const float *b, const conv_shape *s,
                               long r0, long n);
+
+/* The input gradient of a stride-1 convolution is itself a convolution: of dout with the weights transposed
+ * (in and out channels swapped) and mirrored, padded by k − 1 − pad. This is its shape for layer s. */
+conv_shape conv_direct_input_grad_shape(const conv_shape *s);
+/* Non-zero when din += dout ⋆ transposed w can run on the kernel: stride 1, cin a multiple of 16, at most 1152
+ * columns (the minatar ConvLSTM's; its panel of 72 KB stays in the level-2 cache). */
+int conv_direct_input_grad_available(const conv_shape *s);
+/* wp ← the transposed, mirrored w [cout][cin][k][k] as conv_direct_pack lays out the layer of
+ * conv_direct_input_grad_shape(s): conv_direct_packed_floats of that shape. Then
+ * conv_direct_forward_rows(din, dout, wp, NULL, &shape, r0, n) adds rows of the input gradient. */
+void conv_direct_pack_input_grad(float *wp, const float *w, const conv_shape *s);
 
 #endif

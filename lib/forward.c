@@ -247,9 +247,8 @@ attn_status attn_forward(attn_model *model, attn_state *state, attn_forward_mode
     enter_step(r, state, d, prev_reward, prev_action, first);
     load_obs(r->x, obs, model->cfg.obs_type, (size_t)state->B * d->H * d->W * d->C);
     forward_job job = {.m = model, .s = state, .r = r, .logits = logits, .values = values};
-    /* The forward pass does not use the state's dcols, which is sized to hold the packed weights too. Packing
-     * once here serves every thread and every slice of environments. */
-    float *wp = state->s.dcols;
+    /* Packed once here for every thread and every slice of environments. */
+    float *wp = state->packed;
     for (int i = 0; i <= d->nconv; i++) {
         conv_shape cs = layer_shape(d, i, state->B);
         wp += conv_plan_prepare(&job.plans[i], wp, i < d->nconv ? model->w.conv_w[i] : model->w.clstm_w, &cs);

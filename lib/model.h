@@ -93,6 +93,7 @@ struct attn_state {
     int threads;               /* environments are split into this many contiguous slices, one per thread */
     pool *workers;             /* NULL when threads == 1 */
     float *thread_grads;       /* [threads − 1][nparams] private gradients of threads 1.. during backward */
+    float *packed;             /* conv weights packed for this state's current pass (conv_plan_prepare, ...) */
     void *memory;              /* the one allocation behind all of the above */
 };
 

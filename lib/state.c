@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "carve.h"
+#include "conv_direct.h"
 #include "errors.h"
 #include "model.h"
 #include "step.h"
@@ -51,11 +52,6 @@ static void scratch_fields(scratch *s, const dims *d, field_fn f, void *ctx)
 {
     long cols = (long)d->P * (d->F + d->L) * 9; /* the ConvLSTM's unfolded input */
     long act = (long)d->H * d->W * d->C;         /* largest activation a gradient may flow through */
-    long packed = 0; /* every conv weight, packed for the forward pass (conv_plan_prepare) */
-    for (int i = 0; i <= d->nconv; i++) {
-        conv_shape cs = layer_shape(d, i, 1);
-        packed += conv_plan_floats(&cs);
-    }
     for (int i = 0; i < d->nconv; i++) {
         cols = max_l(cols, (long)d->oh[i] * d->ow[i] * d->cin[i] * d->k[i] * d->k[i]);
         act = max_l(act, (long)d->oh[i] * d->ow[i] * d->cout[i]);
@@ -64,9 +60,7 @@ static void scratch_fields(scratch *s, const dims *d, field_fn f, void *ctx)
     for (int j = 0; j <= d->a_layers; j++) act = max_l(act, d->a_width[j]);
     const long vs = (long)d->P * d->L;
     FIELD(s->cols, cols);
-    /* The forward pass keeps conv_plan_prepare's output at the start of dcols, which only the backward pass
-     * uses for gradients, so one environment's share must hold all of it. */
-    FIELD(s->dcols, max_l(cols, packed));
+    FIELD(s->dcols, cols);
     FIELD(s->xin, d->P * (d->F + d->L));
     FIELD(s->dxin, d->P * (d->F + d->L));
     FIELD(s->dact_a, act);
@@ -111,6 +105,20 @@ void scratch_slice(scratch *out, const scratch *s, const dims *d, long b0)
     scratch_fields(out, d, slice_field, &b0);
 }
 
+/* Floats of attn_state.packed: every conv layer's weights as the forward pass packs them, or the ConvLSTM's
+ * as the backward pass packs them for its input gradient, whichever is larger (the passes never overlap). */
+static long packed_floats(const dims *d)
+{
+    long forward = 0;
+    for (int i = 0; i <= d->nconv; i++) {
+        conv_shape cs = layer_shape(d, i, 1);
+        forward += conv_plan_floats(&cs);
+    }
+    conv_shape gates = layer_shape(d, d->nconv, 1);
+    conv_shape dx = conv_direct_input_grad_shape(&gates);
+    return max_l(forward, conv_direct_packed_floats(&dx));
+}
+
 static void layout_state(carver *c, attn_state *st, const dims *d, size_t nparams)
 {
     long B = st->B;
@@ -125,6 +133,7 @@ static void layout_state(carver *c, attn_state *st, const dims *d, size_t nparam
     scratch_fields(&st->s, d, layout_field, &l);
     /* Threads other than the first accumulate parameter gradients privately; attn_backward adds them up. */
     st->thread_grads = st->T > 0 && st->threads > 1 ? TAKE_F(c, (size_t)(st->threads - 1) * nparams) : NULL;
+    st->packed = TAKE_F(c, packed_floats(d));
 }
 
 #define MAX_BATCH 1048576

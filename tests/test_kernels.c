@@ -135,6 +135,50 @@ static void test_conv_matches_definition(void **unused)
     }
 }
 
+/* The input gradient on the direct kernel (a convolution of dout with the transposed, mirrored weights) adds
+ * the same as the unfold-and-GEMM path's fold(dout · w), row ranges split mid-tile. */
+static void test_direct_input_grad_matches_unfolded(void **unused)
+{
+    (void)unused;
+    test_rng r = {25};
+    conv_shape shapes[] = {
+        {2, 10, 10, 48, 128, 3, 1, 1, 10, 10}, /* the minatar ConvLSTM's gates */
+        {1, 7, 9, 16, 32, 3, 1, 0, 5, 7},
+        {1, 6, 6, 32, 16, 5, 1, 2, 6, 6},
+    };
+    for (size_t i = 0; i < sizeof shapes / sizeof *shapes; i++) {
+        conv_shape *s = &shapes[i];
+        if (!conv_direct_input_grad_available(s)) {
+            printf("  direct input gradient: not available for this shape or CPU\n");
+            continue;
+        }
+        size_t nin = (size_t)s->B * s->ih * s->iw * s->cin, nw = (size_t)s->cout * conv_cols(s);
+        size_t nout = (size_t)conv_rows(s) * s->cout, ncols = (size_t)(conv_rows(s) * conv_cols(s));
+        float *in = malloc(sizeof(float) * nin), *w = malloc(sizeof(float) * nw), *dout = malloc(sizeof(float) * nout);
+        float *din1 = malloc(sizeof(float) * nin), *din2 = malloc(sizeof(float) * nin);
+        float *dw = calloc(nw, sizeof(float)), *db = calloc((size_t)s->cout, sizeof(float));
+        float *cols = malloc(sizeof(float) * ncols), *dcols = malloc(sizeof(float) * ncols);
+        fill_uniform(&r, in, nin, -1, 1);
+        fill_uniform(&r, w, nw, -0.3f, 0.3f);
+        fill_uniform(&r, dout, nout, -1, 1);
+        fill_uniform(&r, din1, nin, -1, 1); /* both paths add to what is there */
+        memcpy(din2, din1, sizeof(float) * nin);
+        conv2d_backward(din1, dw, db, cols, dcols, in, w, dout, s);
+        conv_shape ts = conv_direct_input_grad_shape(s);
+        assert_int_equal(ts.oh, s->ih);
+        assert_int_equal(ts.ow, s->iw);
+        float *wp = malloc(sizeof(float) * (size_t)conv_direct_packed_floats(&ts));
+        conv_direct_pack_input_grad(wp, w, s);
+        long split = conv_rows(&ts) / 3 + 1;
+        conv_direct_forward_rows(din2, dout, wp, NULL, &ts, 0, split);
+        conv_direct_forward_rows(din2, dout, wp, NULL, &ts, split, conv_rows(&ts) - split);
+        char what[64];
+        snprintf(what, sizeof what, "direct dx k%d p%d %dx%dx%d", s->k, s->pad, s->ih, s->iw, s->cin);
+        assert_close_arrays(din2, din1, nin, what);
+        free(in), free(w), free(dout), free(din1), free(din2), free(dw), free(db), free(cols), free(dcols), free(wp);
+    }
+}
+
 /* col2im is the adjoint of im2col: <im2col(x), y> = <x, col2im(y)> for all x, y. */
 static void test_col2im_is_adjoint(void **unused)
 {
@@ -208,6 +252,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_gemm_matches_reference),
         cmocka_unit_test(test_conv_matches_definition),
+        cmocka_unit_test(test_direct_input_grad_matches_unfolded),
         cmocka_unit_test(test_col2im_is_adjoint),
         cmocka_unit_test(test_spatial_basis_formula),
         cmocka_unit_test(test_softmax_maps_are_distributions),
