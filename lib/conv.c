@@ -139,8 +139,12 @@ void conv2d_backward(float *din, float *dw, float *db, float *cols, float *dcols
     const long rows = conv_rows(s), ncol = conv_cols(s);
     for (long r = 0; r < rows; r++)
         for (int o = 0; o < s->cout; o++) db[o] += dout[r * s->cout + o];
-    im2col(cols, in, s, 0, rows);
-    gemm(1, 0, s->cout, (int)ncol, (int)rows, 1.0f, dout, s->cout, cols, (int)ncol, 1.0f, dw, (int)ncol);
+    if (conv_direct_weight_grad_available(s)) {
+        conv_direct_weight_grad(dw, in, dout, s);
+    } else {
+        im2col(cols, in, s, 0, rows);
+        gemm(1, 0, s->cout, (int)ncol, (int)rows, 1.0f, dout, s->cout, cols, (int)ncol, 1.0f, dw, (int)ncol);
+    }
     if (!din) return;
     gemm(0, 0, (int)rows, (int)ncol, s->cout, 1.0f, dout, s->cout, w, (int)ncol, 0.0f, dcols, (int)ncol);
     col2im_add(din, dcols, s);

@@ -135,6 +135,57 @@ static void test_conv_matches_definition(void **unused)
     }
 }
 
+/* The weight and bias gradients of conv2d_backward — on the direct kernel where this CPU and shape allow it,
+ * by unfolding and GEMM otherwise — against their definition: dw[o][c][ky][kx] += Σ dout[r][o]·in[pixel][c]. */
+static void test_weight_grad_matches_definition(void **unused)
+{
+    (void)unused;
+    test_rng r = {24};
+    conv_shape shapes[] = {
+        {2, 10, 10, 48, 128, 3, 1, 1, 10, 10}, /* the minatar ConvLSTM's gates */
+        {2, 10, 10, 7, 16, 3, 1, 1, 10, 10},   /* a minatar first layer: unfolded (7 channels) */
+        {2, 42, 34, 6, 32, 8, 4, 1, 10, 8},    /* the Atari first layer's shape, 6 channels, stride 4 */
+        {1, 7, 9, 12, 16, 3, 2, 0, 3, 4},      /* stride 2, no padding */
+        {1, 7, 9, 2, 3, 5, 3, 2, 3, 3},        /* no direct kernel: 3 output channels */
+    };
+    for (size_t i = 0; i < sizeof shapes / sizeof *shapes; i++) {
+        conv_shape *s = &shapes[i];
+        const int kk = s->k * s->k;
+        size_t nin = (size_t)s->B * s->ih * s->iw * s->cin, nw = (size_t)s->cout * conv_cols(s);
+        size_t nout = (size_t)conv_rows(s) * s->cout, ncols = (size_t)(conv_rows(s) * conv_cols(s));
+        float *in = malloc(sizeof(float) * nin), *w = malloc(sizeof(float) * nw), *dout = malloc(sizeof(float) * nout);
+        float *dw = malloc(sizeof(float) * nw), *want = malloc(sizeof(float) * nw);
+        float *db = calloc((size_t)s->cout, sizeof(float)), *dbwant = calloc((size_t)s->cout, sizeof(float));
+        float *cols = malloc(sizeof(float) * ncols), *dcols = malloc(sizeof(float) * ncols);
+        fill_uniform(&r, in, nin, -1, 1);
+        fill_uniform(&r, w, nw, -0.3f, 0.3f);
+        fill_uniform(&r, dout, nout, -1, 1);
+        fill_uniform(&r, dw, nw, -1, 1); /* the gradient is added to what is there */
+        for (size_t v = 0; v < nw; v++) {
+            const int o = (int)(v / conv_cols(s)), c = (int)(v % conv_cols(s) / kk), ky = (int)(v % kk / s->k),
+                      kx = (int)(v % s->k);
+            double acc = dw[v];
+            for (long row = 0; row < conv_rows(s); row++) {
+                const int b = (int)(row / (s->oh * s->ow)), oy = (int)(row % (s->oh * s->ow) / s->ow),
+                          ox = (int)(row % s->ow);
+                const int iy = oy * s->stride - s->pad + ky, ix = ox * s->stride - s->pad + kx;
+                if (iy < 0 || iy >= s->ih || ix < 0 || ix >= s->iw) continue;
+                acc += (double)dout[row * s->cout + o] * in[(((long)b * s->ih + iy) * s->iw + ix) * s->cin + c];
+            }
+            want[v] = (float)acc;
+        }
+        for (long row = 0; row < conv_rows(s); row++)
+            for (int o = 0; o < s->cout; o++) dbwant[o] += dout[row * s->cout + o];
+        conv2d_backward(NULL, dw, db, cols, dcols, in, w, dout, s);
+        char what[64];
+        snprintf(what, sizeof what, "%s dw k%d s%d p%d %dx%dx%d", conv_direct_weight_grad_available(s) ? "direct" : "unfolded",
+                 s->k, s->stride, s->pad, s->ih, s->iw, s->cin);
+        assert_close_arrays(dw, want, nw, what);
+        assert_close_arrays(db, dbwant, (size_t)s->cout, "  its db");
+        free(in), free(w), free(dout), free(dw), free(want), free(db), free(dbwant), free(cols), free(dcols);
+    }
+}
+
 /* The input gradient on the direct kernel (a convolution of dout with the transposed, mirrored weights) adds
  * the same as the unfold-and-GEMM path's fold(dout · w), row ranges split mid-tile. */
 static void test_direct_input_grad_matches_unfolded(void **unused)
@@ -252,6 +303,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_gemm_matches_reference),
         cmocka_unit_test(test_conv_matches_definition),
+        cmocka_unit_test(test_weight_grad_matches_definition),
         cmocka_unit_test(test_direct_input_grad_matches_unfolded),
         cmocka_unit_test(test_col2im_is_adjoint),
         cmocka_unit_test(test_spatial_basis_formula),
