@@ -12,20 +12,30 @@ enum { NR = 16, MR = 5, MAX_TAPS = 64 };
 
 long conv_direct_packed_floats(const conv_shape *s) { return (long)s->cout * conv_cols(s) + s->cin; }
 
+/* Panels take w's columns q = c·kk + p (w's own (channel, tap) order) to [tap][channel]: where column q of
+ * output channel panel·16 + j goes. */
+static inline long packed_index(int panel, long q, int j, int cin, int kk)
+{
+    return (((long)panel * kk + q % kk) * cin + q / kk) * NR + j;
+}
+
+/* Columns [q0, cin·kk) of every panel, one float at a time. */
+static void pack_columns(float *wp, const float *w, int cout, int cin, int kk, long q0)
+{
+    const long K = (long)cin * kk;
+    for (int panel = 0; panel < cout / NR; panel++)
+        for (long q = q0; q < K; q++)
+            for (int j = 0; j < NR; j++) wp[packed_index(panel, q, j, cin, kk)] = w[((long)panel * NR + j) * K + q];
+}
+
+static long pack_columns_fast(float *wp, const float *w, int cout, int cin, int kk);
+
 void conv_direct_pack(float *wp, const float *w, const conv_shape *s)
 {
-    const int kk = s->k * s->k, cin = s->cin;
-    const long K = (long)cin * kk;
-    /* In the order of the output, so every store is to the next float; the 16 rows read stay in cache. */
-    float *dst = wp;
-    for (int panel = 0; panel < s->cout / NR; panel++)
-        for (int p = 0; p < kk; p++)
-            for (int c = 0; c < cin; c++) {
-                const float *src = w + (long)panel * NR * K + (long)c * kk + p;
-                for (int j = 0; j < NR; j++) *dst++ = src[j * K];
-            }
+    const long q0 = pack_columns_fast(wp, w, s->cout, s->cin, s->k * s->k);
+    pack_columns(wp, w, s->cout, s->cin, s->k * s->k, q0);
     float *zeros = wp + (long)s->cout * conv_cols(s);
-    for (int c = 0; c < cin; c++) zeros[c] = 0.0f;
+    for (int c = 0; c < s->cin; c++) zeros[c] = 0.0f;
 }
 
 conv_shape conv_direct_input_grad_shape(const conv_shape *s)
@@ -72,6 +82,44 @@ static void tap_pointers(const float **px, const float *in, const float *zeros, 
 }
 
 #ifdef CONV_DIRECT_X86
+
+/* Packing is a transpose: 8 output channels × 8 consecutive columns are loaded as rows and stored as columns
+ * (8 channels of one (tap, channel) each), in 8 × 8 blocks of unpack/shuffle/permute. At B = 1 the packing,
+ * done on every attn_forward, cost as much as a sixth of a step one float at a time. Returns the columns
+ * done (whole blocks of 8); the caller packs the rest. */
+__attribute__((target("avx2"))) static long pack_columns_avx2(float *wp, const float *w, int cout, int cin, int kk)
+{
+    const long K = (long)cin * kk, whole = K / 8 * 8;
+    for (int o = 0; o < cout; o += 8) {
+        const int panel = o / NR, j0 = o % NR;
+        const float *src = w + (long)o * K;
+        for (long q = 0; q < whole; q += 8) {
+            __m256 r0 = _mm256_loadu_ps(src + q), r1 = _mm256_loadu_ps(src + K + q),
+                   r2 = _mm256_loadu_ps(src + 2 * K + q), r3 = _mm256_loadu_ps(src + 3 * K + q),
+                   r4 = _mm256_loadu_ps(src + 4 * K + q), r5 = _mm256_loadu_ps(src + 5 * K + q),
+                   r6 = _mm256_loadu_ps(src + 6 * K + q), r7 = _mm256_loadu_ps(src + 7 * K + q);
+            __m256 t0 = _mm256_unpacklo_ps(r0, r1), t1 = _mm256_unpackhi_ps(r0, r1), t2 = _mm256_unpacklo_ps(r2, r3),
+                   t3 = _mm256_unpackhi_ps(r2, r3), t4 = _mm256_unpacklo_ps(r4, r5), t5 = _mm256_unpackhi_ps(r4, r5),
+                   t6 = _mm256_unpacklo_ps(r6, r7), t7 = _mm256_unpackhi_ps(r6, r7);
+            __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE),
+                   u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE),
+                   u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE),
+                   u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+            const __m256 col[8] = {_mm256_permute2f128_ps(u0, u4, 0x20), _mm256_permute2f128_ps(u1, u5, 0x20),
+                                   _mm256_permute2f128_ps(u2, u6, 0x20), _mm256_permute2f128_ps(u3, u7, 0x20),
+                                   _mm256_permute2f128_ps(u0, u4, 0x31), _mm256_permute2f128_ps(u1, u5, 0x31),
+                                   _mm256_permute2f128_ps(u2, u6, 0x31), _mm256_permute2f128_ps(u3, u7, 0x31)};
+            for (int i = 0; i < 8; i++) _mm256_storeu_ps(wp + packed_index(panel, q + i, j0, cin, kk), col[i]);
+        }
+    }
+    return whole;
+}
+
+static long pack_columns_fast(float *wp, const float *w, int cout, int cin, int kk)
+{
+    /* cout is a multiple of 16 wherever the kernel runs; anything else is packed one float at a time. */
+    return cout % 8 == 0 && __builtin_cpu_supports("avx2") ? pack_columns_avx2(wp, w, cout, cin, kk) : 0;
+}
 
 int conv_direct_available(const conv_shape *s)
 {
@@ -229,6 +277,12 @@ void conv_direct_weight_grad(float *dw, const float *in, const float *dout, cons
 }
 
 #else /* no AVX2 kernel in this build: the same sums in plain C, never chosen by the forward pass */
+
+static long pack_columns_fast(float *wp, const float *w, int cout, int cin, int kk)
+{
+    (void)wp, (void)w, (void)cout, (void)cin, (void)kk;
+    return 0;
+}
 
 int conv_direct_available(const conv_shape *s)
 {
