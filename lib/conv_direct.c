@@ -1,5 +1,7 @@
 #include "conv_direct.h"
 
+#include "cpu_dispatch.h"
+
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__)) && !defined(ATTN_FLOAT64)
 #define CONV_DIRECT_X86 1
 #include <immintrin.h>
@@ -118,13 +120,13 @@ __attribute__((target("avx2"))) static long pack_columns_avx2(float *wp, const f
 static long pack_columns_fast(float *wp, const float *w, int cout, int cin, int kk)
 {
     /* cout is a multiple of 16 wherever the kernel runs; anything else is packed one float at a time. */
-    return cout % 8 == 0 && __builtin_cpu_supports("avx2") ? pack_columns_avx2(wp, w, cout, cin, kk) : 0;
+    return cout % 8 == 0 && cpu_use_avx2() ? pack_columns_avx2(wp, w, cout, cin, kk) : 0;
 }
 
 int conv_direct_available(const conv_shape *s)
 {
     if (s->cout % NR || conv_cols(s) > 512 || s->k * s->k > MAX_TAPS) return 0;
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    return cpu_use_avx2_fma();
 }
 
 int conv_direct_input_grad_available(const conv_shape *s)
@@ -132,7 +134,7 @@ int conv_direct_input_grad_available(const conv_shape *s)
     if (s->stride != 1 || s->pad > s->k - 1 || s->cin % NR || (long)s->cout * s->k * s->k > 1152 ||
         s->k * s->k > MAX_TAPS)
         return 0;
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    return cpu_use_avx2_fma();
 }
 
 #define ROW_START(i) __m256 lo##i = _mm256_setzero_ps(), hi##i = _mm256_setzero_ps()

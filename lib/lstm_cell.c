@@ -40,7 +40,7 @@ CPU_AVX2_TARGET static void rows_forward_avx2(float *h, float *c, float *gates, 
 
 void lstm_cell_forward(float *h, float *c, float *gates, const float *c_prev, int R, int n)
 {
-    if (cpu_has_avx2())
+    if (cpu_use_avx2())
         rows_forward_avx2(h, c, gates, c_prev, R, n);
     else
         rows_forward(h, c, gates, c_prev, R, n);
@@ -87,7 +87,7 @@ CPU_AVX2_TARGET static void rows_backward_avx2(float *dgates, float *dc_prev, co
 void lstm_cell_backward(float *dgates, float *dc_prev, const float *dh, const float *dc, const float *gates,
                         const float *c, const float *c_prev, int R, int n)
 {
-    if (cpu_has_avx2())
+    if (cpu_use_avx2())
         rows_backward_avx2(dgates, dc_prev, dh, dc, gates, c, c_prev, R, n);
     else
         rows_backward(dgates, dc_prev, dh, dc, gates, c, c_prev, R, n);
