@@ -57,6 +57,36 @@ static double recent_mean(const recent_returns *r)
     return r->count ? s / r->count : NAN;
 }
 
+/* The returns oldest first, as text for the checkpoint ("%.9g" round-trips a float exactly), so that a
+ * resumed run's mean covers the episodes before the checkpoint as an uninterrupted run's does. */
+static void recent_format(const recent_returns *r, char *buf, size_t n)
+{
+    size_t used = 0;
+    buf[0] = '\0';
+    for (int i = 0; i < r->count && used < n; i++) {
+        const int at = (r->next - r->count + i + RECENT) % RECENT;
+        int w = snprintf(buf + used, n - used, "%s%.9g", i ? " " : "", (double)r->value[at]);
+        if (w < 0) break;
+        used += (size_t)w;
+    }
+}
+
+/* Refills `r` from recent_format's text; 0 on success, -1 (and `r` left empty) if the text is malformed. */
+static int recent_parse(recent_returns *r, const char *text)
+{
+    recent_returns got = {{0}, 0, 0};
+    const char *p = text;
+    while (*p) {
+        char *end;
+        float v = strtof(p, &end);
+        if (end == p || !isfinite(v) || (*end && *end != ' ') || got.count == RECENT) return -1;
+        recent_add(&got, v);
+        p = *end ? end + 1 : end;
+    }
+    *r = got;
+    return 0;
+}
+
 /* mkdir -p: the default output directory runs/GAME usually needs runs/ too. */
 static int make_dirs(const char *path)
 {
@@ -107,11 +137,12 @@ static void format_duration(char *buf, size_t n, double seconds)
 static attn_status save(const train_options *o, const char *path, attn_model *m, attn_optimizer *opt,
                         attn_rollout *ro, const attn_env *env, const recent_returns *recent)
 {
-    char mean[32];
+    char mean[32], returns[RECENT * 18];
     snprintf(mean, sizeof mean, "%.6g", recent_mean(recent));
-    const char *keys[] = {"env", "algo", "return_mean_100"};
-    const char *values[] = {o->env, train_algo_name(o->algo), mean};
-    return attn_training_save(path, m, opt, ro, env, keys, values, 3);
+    recent_format(recent, returns, sizeof returns);
+    const char *keys[] = {"env", "algo", "return_mean_100", "recent_returns"};
+    const char *values[] = {o->env, train_algo_name(o->algo), mean, returns};
+    return attn_training_save(path, m, opt, ro, env, keys, values, 4);
 }
 
 int main(int argc, char **argv)
@@ -156,6 +187,10 @@ int main(int argc, char **argv)
     if (o.resume) {
         if ((st = attn_training_load(ckpt, model, opt, ro, &env))) return fail_with("resume", st);
         printf("resumed from %s at %lld frames\n", ckpt, (long long)attn_rollout_frames(ro));
+        /* Checkpoints from before this key start the mean afresh; a damaged value does too, with a warning. */
+        const char *returns = attn_training_meta("recent_returns");
+        if (returns && recent_parse(&recent, returns))
+            fprintf(stderr, "attn-train: %s: unreadable recent_returns; the return mean restarts\n", ckpt);
     }
     FILE *metrics = fopen(metrics_path, o.resume ? "a" : "w");
     if (!metrics) {
