@@ -11,6 +11,7 @@
 #include <inttypes.h>
 #include <locale.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -785,9 +786,27 @@ static attn_status copy_host_meta(const st_file *f, char **out, size_t *size)
     return ATTN_OK;
 }
 
-/* The host metadata of the last successful load on this thread (copy_host_meta's layout). */
+/* The host metadata of the last successful load on this thread (copy_host_meta's layout). The same block is
+ * registered under a thread-specific key whose destructor frees it when the thread ends: a thread-local
+ * pointer alone would leak one block per thread that ever loaded. */
 static _Thread_local char *host_meta;
 static _Thread_local size_t host_meta_size;
+static pthread_once_t host_meta_once = PTHREAD_ONCE_INIT;
+static pthread_key_t host_meta_key;
+static int host_meta_key_ok;
+
+static void host_meta_make_key(void) { host_meta_key_ok = pthread_key_create(&host_meta_key, free) == 0; }
+
+/* Makes `block` this thread's host metadata, freeing the previous one. */
+static void host_meta_set(char *block, size_t size)
+{
+    pthread_once(&host_meta_once, host_meta_make_key);
+    free(host_meta);
+    host_meta = block;
+    host_meta_size = size;
+    /* Fails only without memory for the key's slot; the block then lives until the next load here. */
+    if (host_meta_key_ok) (void)pthread_setspecific(host_meta_key, block);
+}
 
 const char *attn_training_meta(const char *key)
 {
@@ -919,9 +938,7 @@ attn_status attn_training_load(const char *path, attn_model *model, attn_optimiz
     }
     if (st == ATTN_OK) st = restore(f, model, opt, rollout, &m, envs);
     if (st == ATTN_OK) {
-        free(host_meta);
-        host_meta = m.host;
-        host_meta_size = m.host_size;
+        host_meta_set(m.host, m.host_size);
         m.host = NULL;
     }
     free(m.host);

@@ -11,6 +11,7 @@
 
 #include <float.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -621,6 +622,24 @@ static void test_training_load_errors(void **ctx)
     trainer_close(&t);
 }
 
+/* A load on another thread: its metadata is that thread's own, and is freed when the thread ends (the valgrind
+ * stage runs this test with leak checking). */
+typedef struct meta_load {
+    const char *path;
+    rig *r;
+    trainer *t;
+    char epoch[16];
+} meta_load;
+
+static void *load_on_thread(void *arg)
+{
+    meta_load *ml = arg;
+    if (attn_training_load(ml->path, ml->r->model, ml->t->opt, ml->r->ro, &ml->r->env) == ATTN_OK &&
+        attn_training_meta("epoch"))
+        snprintf(ml->epoch, sizeof ml->epoch, "%s", attn_training_meta("epoch"));
+    return NULL;
+}
+
 static void test_training_meta_errors(void **ctx)
 {
     rig *r = *ctx;
@@ -635,6 +654,17 @@ static void test_training_meta_errors(void **ctx)
     assert_null(attn_training_meta(NULL));
     assert_null(attn_training_meta("no such key"));
     assert_null(attn_training_meta("")); /* the empty key was never stored */
+
+    const char *values13[1] = {"13"};
+    char path13[512];
+    snprintf(path13, sizeof path13, "%s", in_dir(r, "meta13.safetensors"));
+    assert_int_equal(attn_training_save(path13, r->model, t.opt, r->ro, &r->env, keys, values13, 1), ATTN_OK);
+    meta_load ml = {path13, r, &t, ""};
+    pthread_t thread;
+    assert_int_equal(pthread_create(&thread, NULL, load_on_thread, &ml), 0);
+    assert_int_equal(pthread_join(thread, NULL), 0);
+    assert_string_equal(ml.epoch, "13");
+    assert_string_equal(attn_training_meta("epoch"), "12"); /* this thread's last load is unchanged */
     trainer_close(&t);
 }
 
