@@ -65,8 +65,8 @@ set grid back linecolor rgb '#dddddd'
 set key off
 set xlabel xlabel
 set xrange [0:*]
-if (has_loss) { set multiplot layout 2,1 title plot_title }
-if (!has_loss) { set title plot_title }
+if (has_loss) { set multiplot layout 2,1 title plot_title noenhanced }
+if (!has_loss) { set title plot_title noenhanced }
 set ylabel 'mean return (last 100 episodes)'
 plot data using ($1/xscale):2 with lines linewidth 2 linecolor rgb '#1f77b4'
 # One-line blocks: gnuplot reading a script from stdin cannot skip a multi-line block whose condition is false.
