@@ -42,9 +42,9 @@ static attn_status check_finite(const float *x, size_t n, const char *what)
 }
 
 /* One step backward for the B environments of the record and scratch slices given, accumulating parameter
- * gradients into `g` and leaving in the scratch's carries the gradient reaching the state that entered it. */
-/* gates_dx_packed: the ConvLSTM's weights packed for its input gradient on the direct kernel, or NULL for
- * the unfold-and-GEMM path. */
+ * gradients into `g` and leaving in the scratch's carries the gradient reaching the state that entered it.
+ * gates_dx_packed: the ConvLSTM's weights packed for its input gradient on the direct kernel, or NULL for the
+ * unfold-and-GEMM path. */
 static void step_backward(const attn_model *m, const weights *g, scratch *x, const step_record *r, int B,
                           const float *gates_dx_packed, const float *dlogits, const float *dvalues)
 {

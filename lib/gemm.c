@@ -8,13 +8,13 @@ void gemm(int trans_a, int trans_b, int M, int N, int K, float alpha, const floa
     if (M == 0 || N == 0) return;
     /* A product with a single row or column is a matrix-vector product. sgemv reads the matrix once where
      * sgemm would first copy it into its packed layout: for one environment's MLP and LSTM layers that copy
-     * cost more than the multiplication. */
-    if (M == 1 && !trans_a) {
+     * cost more than the multiplication. (K = 0 stays with sgemm: sgemv returns at once without scaling C.) */
+    if (M == 1 && !trans_a && K > 0) {
         cblas_sgemv(CblasRowMajor, trans_b ? CblasNoTrans : CblasTrans, trans_b ? N : K, trans_b ? K : N, alpha, B,
                     ldb, A, 1, beta, C, 1);
         return;
     }
-    if (N == 1 && !trans_a && trans_b) {
+    if (N == 1 && !trans_a && trans_b && K > 0) {
         cblas_sgemv(CblasRowMajor, CblasNoTrans, M, K, alpha, A, lda, B, 1, beta, C, ldc);
         return;
     }
