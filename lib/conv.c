@@ -11,17 +11,16 @@ long conv_cols(const conv_shape *s) { return (long)s->cin * s->k * s->k; }
 void im2col(float *cols, const float *in, const conv_shape *s, long r0, long n)
 {
     const int k = s->k, cin = s->cin;
-    const long ncol = conv_cols(s), per_image = (long)s->oh * s->ow;
+    const long ncol = conv_cols(s);
     for (long r = r0; r < r0 + n; r++) {
-        const float *img = in + r / per_image * s->ih * s->iw * cin;
-        const int oy = (int)(r % per_image / s->ow), ox = (int)(r % s->ow);
+        const conv_origin at = conv_row_origin(in, s, r);
         float *row = cols + r * ncol;
         for (int ky = 0; ky < k; ky++) {
-            int iy = oy * s->stride - s->pad + ky;
+            int iy = at.y0 + ky;
             for (int kx = 0; kx < k; kx++) {
-                int ix = ox * s->stride - s->pad + kx;
+                int ix = at.x0 + kx;
                 int inside = iy >= 0 && iy < s->ih && ix >= 0 && ix < s->iw;
-                const float *px = inside ? img + ((long)iy * s->iw + ix) * cin : NULL;
+                const float *px = inside ? at.img + ((long)iy * s->iw + ix) * cin : NULL;
                 for (int c = 0; c < cin; c++) row[(c * k + ky) * k + kx] = inside ? px[c] : 0.0f;
             }
         }
@@ -31,18 +30,17 @@ void im2col(float *cols, const float *in, const conv_shape *s, long r0, long n)
 void im2col_by_pixel(float *cols, const float *in, const conv_shape *s, long r0, long n)
 {
     const int k = s->k, cin = s->cin;
-    const long ncol = conv_cols(s), per_image = (long)s->oh * s->ow;
+    const long ncol = conv_cols(s);
     const size_t run = sizeof(float) * (size_t)cin;
     for (long r = r0; r < r0 + n; r++) {
-        const float *img = in + r / per_image * s->ih * s->iw * cin;
-        const int oy = (int)(r % per_image / s->ow), ox = (int)(r % s->ow);
+        const conv_origin at = conv_row_origin(in, s, r);
         float *px = cols + r * ncol;
         for (int ky = 0; ky < k; ky++) {
-            int iy = oy * s->stride - s->pad + ky;
+            int iy = at.y0 + ky;
             for (int kx = 0; kx < k; kx++, px += cin) {
-                int ix = ox * s->stride - s->pad + kx;
+                int ix = at.x0 + kx;
                 if (iy >= 0 && iy < s->ih && ix >= 0 && ix < s->iw)
-                    memcpy(px, img + ((long)iy * s->iw + ix) * cin, run);
+                    memcpy(px, at.img + ((long)iy * s->iw + ix) * cin, run);
                 else
                     memset(px, 0, run);
             }

@@ -19,6 +19,21 @@ typedef struct conv_shape {
 long conv_rows(const conv_shape *s);
 long conv_cols(const conv_shape *s);
 
+/* Where output row r reads: its image's first input pixel, and the input coordinates of its kernel's top-left
+ * tap, so tap (ky, kx) is pixel (y0 + ky, x0 + kx) — padding when outside [0, ih) × [0, iw). */
+typedef struct conv_origin {
+    const float *img;
+    int y0, x0;
+} conv_origin;
+
+static inline conv_origin conv_row_origin(const float *in, const conv_shape *s, long r)
+{
+    const long per_image = (long)s->oh * s->ow;
+    const int oy = (int)(r % per_image / s->ow), ox = (int)(r % s->ow);
+    return (conv_origin){in + r / per_image * s->ih * s->iw * s->cin, oy * s->stride - s->pad,
+                         ox * s->stride - s->pad};
+}
+
 /* Rows [r0, r0 + n) of cols [B·oh·ow][cin·k·k] ← unfold(in [B][ih][iw][cin]), each row ordered (in channel,
  * ky, kx); cells of the zero padding give 0. */
 void im2col(float *cols, const float *in, const conv_shape *s, long r0, long n);

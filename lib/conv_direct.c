@@ -66,20 +66,18 @@ static void tap_pointers(const float **px, const float *in, const float *zeros, 
                          long end)
 {
     const int k = s->k, kk = k * k;
-    const long per_image = (long)s->oh * s->ow;
     for (int i = 0; i < MR; i++) {
         const long r = r0 + i;
         if (r >= end) {
             for (int p = 0; p < kk; p++) px[i * kk + p] = zeros;
             continue;
         }
-        const float *img = in + r / per_image * s->ih * s->iw * s->cin;
-        const int oy = (int)(r % per_image / s->ow), ox = (int)(r % s->ow);
+        const conv_origin at = conv_row_origin(in, s, r);
         for (int ky = 0; ky < k; ky++)
             for (int kx = 0; kx < k; kx++) {
-                const int iy = oy * s->stride - s->pad + ky, ix = ox * s->stride - s->pad + kx;
+                const int iy = at.y0 + ky, ix = at.x0 + kx;
                 const int inside = iy >= 0 && iy < s->ih && ix >= 0 && ix < s->iw;
-                px[i * kk + ky * k + kx] = inside ? img + ((long)iy * s->iw + ix) * s->cin : zeros;
+                px[i * kk + ky * k + kx] = inside ? at.img + ((long)iy * s->iw + ix) * s->cin : zeros;
             }
     }
 }
@@ -328,13 +326,12 @@ void conv_direct_weight_grad(float *dw, const float *in, const float *dout, cons
 {
     const int kk = s->k * s->k;
     for (long r = 0; r < conv_rows(s); r++) {
-        const long per_image = (long)s->oh * s->ow;
-        const int b = (int)(r / per_image), oy = (int)(r % per_image / s->ow), ox = (int)(r % s->ow);
+        const conv_origin at = conv_row_origin(in, s, r);
         for (int ky = 0; ky < s->k; ky++)
             for (int kx = 0; kx < s->k; kx++) {
-                const int iy = oy * s->stride - s->pad + ky, ix = ox * s->stride - s->pad + kx;
+                const int iy = at.y0 + ky, ix = at.x0 + kx;
                 if (iy < 0 || iy >= s->ih || ix < 0 || ix >= s->iw) continue;
-                const float *px = in + (((long)b * s->ih + iy) * s->iw + ix) * s->cin;
+                const float *px = at.img + ((long)iy * s->iw + ix) * s->cin;
                 for (int o = 0; o < s->cout; o++)
                     for (int c = 0; c < s->cin; c++)
                         dw[((long)o * s->cin + c) * kk + ky * s->k + kx] += dout[r * s->cout + o] * px[c];
