@@ -44,9 +44,11 @@ static attn_status check_finite(const float *x, size_t n, const char *what)
 /* One step backward for the B environments of the record and scratch slices given, accumulating parameter
  * gradients into `g` and leaving in the scratch's carries the gradient reaching the state that entered it.
  * gates_dx_packed: the ConvLSTM's weights packed for its input gradient on the direct kernel, or NULL for the
- * unfold-and-GEMM path. */
+ * unfold-and-GEMM path. dwp[i]: where layer i's weight gradient accumulates on the direct kernel (the caller
+ * unpacks it into g after the last step), or NULL to add it to g by unfolding. */
 static void step_backward(const attn_model *m, const weights *g, scratch *x, const step_record *r, int B,
-                          const float *gates_dx_packed, const float *dlogits, const float *dvalues)
+                          const float *gates_dx_packed, float *const *dwp, const float *dlogits,
+                          const float *dvalues)
 {
     const dims *d = &m->d;
     const weights *w = &m->w;
@@ -87,11 +89,13 @@ static void step_backward(const attn_model *m, const weights *g, scratch *x, con
     convlstm_concat(x->xin, f, r->vh_prev, d, B);
     memset(x->dxin, 0, sizeof(float) * (size_t)(cells * (d->F + d->L)));
     if (gates_dx_packed) {
-        conv2d_backward(NULL, g->clstm_w, g->clstm_b, x->cols, x->dcols, x->xin, w->clstm_w, x->dvgates, &ls);
+        conv2d_backward(NULL, g->clstm_w, dwp[d->nconv], g->clstm_b, x->cols, x->dcols, x->xin, w->clstm_w,
+                        x->dvgates, &ls);
         conv_shape ts = conv_direct_input_grad_shape(&ls);
         conv_direct_forward_rows(x->dxin, x->dvgates, gates_dx_packed, NULL, &ts, 0, conv_rows(&ts));
     } else {
-        conv2d_backward(x->dxin, g->clstm_w, g->clstm_b, x->cols, x->dcols, x->xin, w->clstm_w, x->dvgates, &ls);
+        conv2d_backward(x->dxin, g->clstm_w, dwp[d->nconv], g->clstm_b, x->cols, x->dcols, x->xin, w->clstm_w,
+                        x->dvgates, &ls);
     }
     float *df = x->dact_a;
     for (long p = 0; p < cells; p++) {
@@ -109,8 +113,8 @@ static void step_backward(const attn_model *m, const weights *g, scratch *x, con
             din = other;
             memset(din, 0, sizeof(float) * (size_t)((long)B * cs.ih * cs.iw * cs.cin));
         }
-        conv2d_backward(din, g->conv_w[i], g->conv_b[i], x->cols, x->dcols, i ? r->conv[i - 1] : r->x, w->conv_w[i],
-                        dout, &cs);
+        conv2d_backward(din, g->conv_w[i], dwp[i], g->conv_b[i], x->cols, x->dcols, i ? r->conv[i - 1] : r->x,
+                        w->conv_w[i], dout, &cs);
         other = dout;
         dout = din;
     }
@@ -149,12 +153,24 @@ static void backward_slice(void *ctx, int k)
     memset(x.dvc, 0, sizeof(float) * vs);
     memset(x.dph, 0, sizeof(float) * ps);
     memset(x.dpc, 0, sizeof(float) * ps);
+    /* The direct kernel's weight gradients sum over every step in this thread's own buffer, unpacked once. */
+    long at[ATTN_MAX_CONV_LAYERS + 1];
+    float *dwp[ATTN_MAX_CONV_LAYERS + 1];
+    wgrad_packed_layout(d, at);
+    float *mine = s->wgrad_packed ? s->wgrad_packed + (size_t)k * s->wgrad_packed_floats : NULL;
+    if (mine) memset(mine, 0, sizeof(float) * (size_t)s->wgrad_packed_floats);
+    for (int i = 0; i <= d->nconv; i++) dwp[i] = mine && at[i] >= 0 ? mine + at[i] : NULL;
     for (int t = s->recorded - 1; t >= 0; t--) {
         step_record r;
         record_slice(&r, &s->tape[t], d, b0);
-        const size_t at = (size_t)t * s->B + (size_t)b0;
-        step_backward(m, &g, &x, &r, n, j->gates_dx_packed, j->dlogits ? j->dlogits + at * d->A : NULL,
-                      j->dvalues ? j->dvalues + at : NULL);
+        const size_t row = (size_t)t * s->B + (size_t)b0;
+        step_backward(m, &g, &x, &r, n, j->gates_dx_packed, dwp, j->dlogits ? j->dlogits + row * d->A : NULL,
+                      j->dvalues ? j->dvalues + row : NULL);
+    }
+    for (int i = 0; i <= d->nconv; i++) {
+        if (!dwp[i]) continue;
+        conv_shape cs = layer_shape(d, i, n);
+        conv_direct_unpack_weight_grad(i < d->nconv ? g.conv_w[i] : g.clstm_w, dwp[i], &cs);
     }
 }
 

@@ -131,14 +131,14 @@ void conv_plan_forward_rows(float *out, float *cols, const float *in, const floa
         conv2d_forward_rows(out, cols, in, w, plan->method == CONV_UNFOLD_BY_PIXEL ? plan->wp : NULL, b, s, r0, n);
 }
 
-void conv2d_backward(float *din, float *dw, float *db, float *cols, float *dcols, const float *in, const float *w,
-                     const float *dout, const conv_shape *s)
+void conv2d_backward(float *din, float *dw, float *dwp, float *db, float *cols, float *dcols, const float *in,
+                     const float *w, const float *dout, const conv_shape *s)
 {
     const long rows = conv_rows(s), ncol = conv_cols(s);
     for (long r = 0; r < rows; r++)
         for (int o = 0; o < s->cout; o++) db[o] += dout[r * s->cout + o];
-    if (conv_direct_weight_grad_available(s)) {
-        conv_direct_weight_grad(dw, in, dout, s);
+    if (dwp) {
+        conv_direct_weight_grad(dwp, in, dout, s);
     } else {
         im2col(cols, in, s, 0, rows);
         gemm(1, 0, s->cout, (int)ncol, (int)rows, 1.0f, dout, s->cout, cols, (int)ncol, 1.0f, dw, (int)ncol);

@@ -76,8 +76,10 @@ void conv_plan_forward_rows(float *out, float *cols, const float *in, const floa
                             const float *b, const conv_shape *s, long r0, long n);
 
 /* Given dout [B·oh·ow][cout]: dw += doutᵀ · unfold(in), db += column sums of dout, and, when din is not NULL,
- * din += fold(dout · w). `cols` and `dcols` are scratch of conv_rows × conv_cols floats each. */
-void conv2d_backward(float *din, float *dw, float *db, float *cols, float *dcols, const float *in, const float *w,
-                     const float *dout, const conv_shape *s);
+ * din += fold(dout · w). With dwp not NULL (only where conv_direct_weight_grad_available(s)), the weight
+ * gradient goes to dwp in the direct kernel's packed layout instead of to dw; the caller unpacks it
+ * (conv_direct.h). `cols` and `dcols` are scratch of conv_rows × conv_cols floats each. */
+void conv2d_backward(float *din, float *dw, float *dwp, float *db, float *cols, float *dcols, const float *in,
+                     const float *w, const float *dout, const conv_shape *s);
 
 #endif

@@ -41,6 +41,16 @@ void conv_direct_pack(float *wp, const float *w, const conv_shape *s)
     for (int c = 0; c < s->cin; c++) zeros[c] = 0.0f;
 }
 
+long conv_direct_weight_grad_floats(const conv_shape *s) { return (long)s->cout * conv_cols(s); }
+
+void conv_direct_unpack_weight_grad(float *dw, const float *dwp, const conv_shape *s)
+{
+    const int kk = s->k * s->k;
+    const long K = conv_cols(s);
+    for (int o = 0; o < s->cout; o++)
+        for (long q = 0; q < K; q++) dw[o * K + q] += dwp[packed_index(o / NR, q, o % NR, s->cin, kk)];
+}
+
 conv_shape conv_direct_input_grad_shape(const conv_shape *s)
 {
     return (conv_shape){s->B, s->oh, s->ow, s->cout, s->cin, s->k, 1, s->k - 1 - s->pad, s->ih, s->iw};
@@ -206,9 +216,12 @@ void conv_direct_forward_rows(float *out, const float *in, const float *wp, cons
     }
 }
 
-/* The weight gradient, vectorised over output channels: dw[o][c][tap] += Σ_rows dout[row][o] · in[pixel][c]
- * for KB consecutive input channels of one tap × 16 output channels, the sum running over the output rows of
- * image b whose tap lands inside the input (padding taps add nothing and are skipped). */
+/* The weight gradient, vectorised over output channels: dwp += Σ_rows dout[row][o] · in[pixel][c] for KB
+ * consecutive input channels of one tap × 16 output channels, the sum running over the output rows of image b
+ * whose tap lands inside the input (padding taps add nothing and are skipped). dwp is in the forward packing's
+ * layout, [cout/16][tap][cin][16], so a tile adds its sums as 12 whole vectors: scattered one float at a time
+ * into w's [out][in][tap] layout, the sums' cache lines evicted the image the next tiles read (the direct
+ * weight gradient measured 25–28 % faster packed, unpacking included). */
 enum { KB = 6 };
 
 /* The output positions o in [0, n) whose input position o·stride − pad + kt lies in [0, size): [*lo, *hi). */
@@ -220,7 +233,7 @@ static void inside_range(int n, int size, int stride, int pad, int kt, int *lo, 
     *lo = a, *hi = z;
 }
 
-__attribute__((target("avx2,fma"))) static void weight_grad_tile(float *dw, const float *in, const float *dout,
+__attribute__((target("avx2,fma"))) static void weight_grad_tile(float *dwp, const float *in, const float *dout,
                                                                  const conv_shape *s, int b, int ky, int kx, int c0,
                                                                  int o0)
 {
@@ -251,16 +264,16 @@ __attribute__((target("avx2,fma"))) static void weight_grad_tile(float *dw, cons
             ROW_FMA(5);
         }
     }
-    float sums[KB][NR];
-    _mm256_storeu_ps(sums[0], lo0), _mm256_storeu_ps(sums[0] + 8, hi0);
-    _mm256_storeu_ps(sums[1], lo1), _mm256_storeu_ps(sums[1] + 8, hi1);
-    _mm256_storeu_ps(sums[2], lo2), _mm256_storeu_ps(sums[2] + 8, hi2);
-    _mm256_storeu_ps(sums[3], lo3), _mm256_storeu_ps(sums[3] + 8, hi3);
-    _mm256_storeu_ps(sums[4], lo4), _mm256_storeu_ps(sums[4] + 8, hi4);
-    _mm256_storeu_ps(sums[5], lo5), _mm256_storeu_ps(sums[5] + 8, hi5);
-    const int tap = ky * s->k + kx;
-    for (int i = 0; i < KB; i++)
-        for (int j = 0; j < NR; j++) dw[((long)(o0 + j) * cin + c0 + i) * kk + tap] += sums[i][j];
+    float *sum = dwp + (((long)(o0 / NR) * kk + ky * s->k + kx) * cin + c0) * NR;
+#define ROW_ADD(i)                                                                                                 \
+    _mm256_storeu_ps(sum + (i) * NR, _mm256_add_ps(_mm256_loadu_ps(sum + (i) * NR), lo##i));                       \
+    _mm256_storeu_ps(sum + (i) * NR + 8, _mm256_add_ps(_mm256_loadu_ps(sum + (i) * NR + 8), hi##i))
+    ROW_ADD(0);
+    ROW_ADD(1);
+    ROW_ADD(2);
+    ROW_ADD(3);
+    ROW_ADD(4);
+    ROW_ADD(5);
 }
 
 int conv_direct_weight_grad_available(const conv_shape *s) { return s->cin % KB == 0 && conv_direct_available(s); }
@@ -268,13 +281,13 @@ int conv_direct_weight_grad_available(const conv_shape *s) { return s->cin % KB 
 /* One image at a time: its output gradient for 16 channels and its input stay in the level-1 cache across the
  * tiles (a minatar image: 6.4 KB and 19 KB), where a whole batch would stream from level 2 for every tile. Each
  * image's sum is added to dw in image order. */
-void conv_direct_weight_grad(float *dw, const float *in, const float *dout, const conv_shape *s)
+void conv_direct_weight_grad(float *dwp, const float *in, const float *dout, const conv_shape *s)
 {
     for (int b = 0; b < s->B; b++)
         for (int o0 = 0; o0 < s->cout; o0 += NR)
             for (int ky = 0; ky < s->k; ky++)
                 for (int kx = 0; kx < s->k; kx++)
-                    for (int c0 = 0; c0 < s->cin; c0 += KB) weight_grad_tile(dw, in, dout, s, b, ky, kx, c0, o0);
+                    for (int c0 = 0; c0 < s->cin; c0 += KB) weight_grad_tile(dwp, in, dout, s, b, ky, kx, c0, o0);
 }
 
 #else /* no AVX2 kernel in this build: the same sums in plain C, never chosen by the forward pass */
@@ -322,7 +335,7 @@ void conv_direct_forward_rows(float *out, const float *in, const float *wp, cons
     }
 }
 
-void conv_direct_weight_grad(float *dw, const float *in, const float *dout, const conv_shape *s)
+void conv_direct_weight_grad(float *dwp, const float *in, const float *dout, const conv_shape *s)
 {
     const int kk = s->k * s->k;
     for (long r = 0; r < conv_rows(s); r++) {
@@ -334,7 +347,8 @@ void conv_direct_weight_grad(float *dw, const float *in, const float *dout, cons
                 const float *px = at.img + ((long)iy * s->iw + ix) * s->cin;
                 for (int o = 0; o < s->cout; o++)
                     for (int c = 0; c < s->cin; c++)
-                        dw[((long)o * s->cin + c) * kk + ky * s->k + kx] += dout[r * s->cout + o] * px[c];
+                        dwp[packed_index(o / NR, (long)c * kk + ky * s->k + kx, o % NR, s->cin, kk)] +=
+                            dout[r * s->cout + o] * px[c];
             }
     }
 }

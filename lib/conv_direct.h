@@ -31,9 +31,14 @@ void conv_direct_forward_rows(float *out, const float *in, const float *wp, cons
 /* Non-zero when conv_direct_weight_grad can run shape s: conv_direct_available(s) and cin a multiple of 6 (the
  * ConvLSTM's 48 channels; a minatar first layer's 4–10 channels are a negligible share and stay unfolded). */
 int conv_direct_weight_grad_available(const conv_shape *s);
-/* dw [cout][cin][k][k] += the weight gradient of the layer for output gradient dout [B·oh·ow][cout] and input
- * in, summed in a fixed order (so bitwise repeatable), without unfolding the input. */
-void conv_direct_weight_grad(float *dw, const float *in, const float *dout, const conv_shape *s);
+/* dwp += the weight gradient of the layer for output gradient dout [B·oh·ow][cout] and input in, summed in a
+ * fixed order (so bitwise repeatable), without unfolding the input. dwp holds conv_direct_weight_grad_floats(s)
+ * floats in the kernel's own layout, [cout/16][k·k][cin][16]: callers sum into it over as many calls as they
+ * like (a whole unroll), then add it to the gradient once with conv_direct_unpack_weight_grad. */
+long conv_direct_weight_grad_floats(const conv_shape *s);
+void conv_direct_weight_grad(float *dwp, const float *in, const float *dout, const conv_shape *s);
+/* dw [cout][cin][k][k] += dwp. */
+void conv_direct_unpack_weight_grad(float *dw, const float *dwp, const conv_shape *s);
 
 /* The input gradient of a stride-1 convolution is itself a convolution: of dout with the weights transposed
  * (in and out channels swapped) and mirrored, padded by k − 1 − pad. This is its shape for layer s. */

@@ -94,6 +94,9 @@ struct attn_state {
     pool *workers;             /* NULL when threads == 1 */
     float *thread_grads;       /* [threads − 1][nparams] private gradients of threads 1.. during backward */
     float *packed;             /* conv weights packed for this state's current pass (conv_plan_prepare, ...) */
+    float *wgrad_packed;       /* [threads][wgrad_packed_floats] each thread's sums of the weight gradients that
+                                  the direct kernel computes, over a whole attn_backward (NULL if none) */
+    long wgrad_packed_floats;
     void *memory;              /* the one allocation behind all of the above */
 };
 

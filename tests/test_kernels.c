@@ -137,7 +137,9 @@ static void test_conv_matches_definition(void **unused)
 }
 
 /* The weight and bias gradients of conv2d_backward — on the direct kernel where this CPU and shape allow it,
- * by unfolding and GEMM otherwise — against their definition: dw[o][c][ky][kx] += Σ dout[r][o]·in[pixel][c]. */
+ * by unfolding and GEMM otherwise — against their definition: dw[o][c][ky][kx] += Σ dout[r][o]·in[pixel][c].
+ * The direct kernel sums one image per call into its packed buffer, as attn_backward sums the steps of an
+ * unroll, and the sum is unpacked once. */
 static void test_weight_grad_matches_definition(void **unused)
 {
     (void)unused;
@@ -177,7 +179,18 @@ static void test_weight_grad_matches_definition(void **unused)
         }
         for (long row = 0; row < conv_rows(s); row++)
             for (int o = 0; o < s->cout; o++) dbwant[o] += dout[row * s->cout + o];
-        conv2d_backward(NULL, dw, db, cols, dcols, in, w, dout, s);
+        if (conv_direct_weight_grad_available(s)) {
+            float *dwp = calloc((size_t)conv_direct_weight_grad_floats(s), sizeof(float));
+            conv_shape one = *s;
+            one.B = 1;
+            const long in_image = (long)s->ih * s->iw * s->cin, out_image = (long)s->oh * s->ow * s->cout;
+            for (int b = 0; b < s->B; b++)
+                conv2d_backward(NULL, dw, dwp, db, cols, dcols, in + b * in_image, w, dout + b * out_image, &one);
+            conv_direct_unpack_weight_grad(dw, dwp, s);
+            free(dwp);
+        } else {
+            conv2d_backward(NULL, dw, NULL, db, cols, dcols, in, w, dout, s);
+        }
         char what[64];
         snprintf(what, sizeof what, "%s dw k%d s%d p%d %dx%dx%d", conv_direct_weight_grad_available(s) ? "direct" : "unfolded",
                  s->k, s->stride, s->pad, s->ih, s->iw, s->cin);
@@ -215,7 +228,7 @@ static void test_direct_input_grad_matches_unfolded(void **unused)
         fill_uniform(&r, dout, nout, -1, 1);
         fill_uniform(&r, din1, nin, -1, 1); /* both paths add to what is there */
         memcpy(din2, din1, sizeof(float) * nin);
-        conv2d_backward(din1, dw, db, cols, dcols, in, w, dout, s);
+        conv2d_backward(din1, dw, NULL, db, cols, dcols, in, w, dout, s);
         conv_shape ts = conv_direct_input_grad_shape(s);
         assert_int_equal(ts.oh, s->ih);
         assert_int_equal(ts.ow, s->iw);
