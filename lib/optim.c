@@ -8,6 +8,7 @@
 #include <stdlib.h>
 
 #include "errors.h"
+#include "optim_update.h"
 
 #define NUM_KNOBS (ATTN_OPT_LR_END + 1)
 #define MAX_SLOTS 2
@@ -190,119 +191,36 @@ attn_status attn_optimizer_slot(attn_optimizer *opt, int index, const char **nam
 
 /* ---- One step ------------------------------------------------------------------------------------------ */
 
-/* Σ g² in double, in index order so the result never depends on anything but the gradients. It is finite
- * exactly when every gradient is: a float squared, even summed over any array that fits in memory, stays far
- * below the double range. */
-static double sum_of_squares(const float *g, size_t n)
+/* The rule of this optimizer for its current step: the learning rate of the schedule, Adam's bias corrections
+ * for the step being taken, and the clipping scale. */
+static update_rule step_rule(const attn_optimizer *o, double factor)
 {
-    double s = 0.0;
-    for (size_t i = 0; i < n; i++) s += (double)g[i] * (double)g[i];
-    return s;
+    update_rule u = {.lr = scheduled_lr(o), .factor = factor};
+    switch (o->kind) {
+    case ATTN_OPTIM_RMSPROP:
+        u.kind = UPDATE_RMSPROP;
+        u.rho = o->knob[ATTN_OPT_DECAY], u.mu = o->knob[ATTN_OPT_MOMENTUM], u.eps = o->knob[ATTN_OPT_EPSILON];
+        break;
+    case ATTN_OPTIM_ADAM:
+    case ATTN_OPTIM_ADAMW: {
+        const double t = (double)o->steps + 1.0; /* counting this step */
+        u.kind = UPDATE_ADAM;
+        u.b1 = o->knob[ATTN_OPT_BETA1], u.b2 = o->knob[ATTN_OPT_BETA2], u.eps = o->knob[ATTN_OPT_EPSILON];
+        u.c1 = 1.0 - pow(u.b1, t), u.c2 = 1.0 - pow(u.b2, t); /* > 0: β < 1 and t ≥ 1 */
+        u.wd = o->kind == ATTN_OPTIM_ADAMW ? o->knob[ATTN_OPT_WEIGHT_DECAY] : 0.0;
+        break;
+    }
+    case ATTN_OPTIM_SGD:
+        u.kind = UPDATE_SGD;
+        u.mu = o->knob[ATTN_OPT_MOMENTUM];
+        break;
+    }
+    return u;
 }
 
 static void scale(float *g, size_t n, double factor)
 {
     for (size_t i = 0; i < n; i++) g[i] = (float)(g[i] * factor);
-}
-
-/* A zero denominator only arises with ε = 0 and a zero gradient history, where the step is zero as well. */
-static double ratio(double num, double den) { return den > 0.0 ? num / den : 0.0; }
-
-/*
- * Each update runs twice over the same numbers: first with commit = 0, only checking that every new parameter
- * and slot value is finite as a float (a finite but huge gradient can overflow g² or a step), then, if so,
- * with commit = 1, writing them. So a step either happens whole or changes nothing. `factor` is the clipping
- * scale (1: none); the gradient entry used is exactly the float that scaling in place would have stored.
- */
-typedef struct step_args {
-    float *theta;
-    const float *g;
-    double factor, lr;
-    int commit;
-} step_args;
-
-static double grad_at(const step_args *a, size_t i)
-{
-    return a->factor == 1.0 ? (double)a->g[i] : (double)(float)(a->g[i] * a->factor);
-}
-
-static int all_finite3(float x, float y, float z) { return isfinite(x) && isfinite(y) && isfinite(z); }
-
-/* ms ← ρ·ms + (1−ρ)·g²;  mom ← μ·mom + lr·g/√(ms + ε);  θ ← θ − mom */
-static int rmsprop_update(attn_optimizer *o, const step_args *a)
-{
-    const double rho = o->knob[ATTN_OPT_DECAY], mu = o->knob[ATTN_OPT_MOMENTUM], eps = o->knob[ATTN_OPT_EPSILON];
-    float *ms = o->slot[0], *mom = o->slot[1];
-    for (size_t i = 0; i < o->nparams; i++) {
-        const double gi = grad_at(a, i);
-        const double msi = rho * ms[i] + (1.0 - rho) * gi * gi;
-        const double momi = mu * mom[i] + ratio(a->lr * gi, sqrt(msi + eps));
-        const float ms_new = (float)msi, mom_new = (float)momi, th_new = (float)(a->theta[i] - momi);
-        if (!a->commit) {
-            if (!all_finite3(ms_new, mom_new, th_new)) return 0;
-            continue;
-        }
-        ms[i] = ms_new;
-        mom[i] = mom_new;
-        a->theta[i] = th_new;
-    }
-    return 1;
-}
-
-/* θ ← θ − lr·wd·θ (wd = 0 for plain Adam); m ← β1·m + (1−β1)·g; v ← β2·v + (1−β2)·g²;
- * θ ← θ − lr·m̂/(√v̂ + ε) with m̂ = m/(1−β1^t), v̂ = v/(1−β2^t), t counting this step. */
-static int adam_update(attn_optimizer *o, const step_args *a, double wd)
-{
-    const double b1 = o->knob[ATTN_OPT_BETA1], b2 = o->knob[ATTN_OPT_BETA2], eps = o->knob[ATTN_OPT_EPSILON];
-    const double t = (double)o->steps + 1.0;
-    const double c1 = 1.0 - pow(b1, t), c2 = 1.0 - pow(b2, t); /* > 0: β < 1 and t ≥ 1 */
-    float *m = o->slot[0], *v = o->slot[1];
-    for (size_t i = 0; i < o->nparams; i++) {
-        const double gi = grad_at(a, i);
-        const double mi = b1 * m[i] + (1.0 - b1) * gi;
-        const double vi = b2 * v[i] + (1.0 - b2) * gi * gi;
-        double th = a->theta[i];
-        th -= a->lr * wd * th;
-        th -= ratio(a->lr * (mi / c1), sqrt(vi / c2) + eps);
-        const float m_new = (float)mi, v_new = (float)vi, th_new = (float)th;
-        if (!a->commit) {
-            if (!all_finite3(m_new, v_new, th_new)) return 0;
-            continue;
-        }
-        m[i] = m_new;
-        v[i] = v_new;
-        a->theta[i] = th_new;
-    }
-    return 1;
-}
-
-/* mom ← μ·mom + g;  θ ← θ − lr·mom */
-static int sgd_update(attn_optimizer *o, const step_args *a)
-{
-    const double mu = o->knob[ATTN_OPT_MOMENTUM];
-    float *mom = o->slot[0];
-    for (size_t i = 0; i < o->nparams; i++) {
-        const double momi = mu * mom[i] + grad_at(a, i);
-        const float mom_new = (float)momi, th_new = (float)(a->theta[i] - a->lr * momi);
-        if (!a->commit) {
-            if (!all_finite3(mom_new, th_new, 0.0f)) return 0;
-            continue;
-        }
-        mom[i] = mom_new;
-        a->theta[i] = th_new;
-    }
-    return 1;
-}
-
-static int update(attn_optimizer *o, const step_args *a)
-{
-    switch (o->kind) {
-    case ATTN_OPTIM_RMSPROP: return rmsprop_update(o, a);
-    case ATTN_OPTIM_ADAM: return adam_update(o, a, 0.0);
-    case ATTN_OPTIM_ADAMW: return adam_update(o, a, o->knob[ATTN_OPT_WEIGHT_DECAY]);
-    case ATTN_OPTIM_SGD: return sgd_update(o, a);
-    }
-    return 0;
 }
 
 attn_status attn_optimizer_step(attn_optimizer *opt, attn_model *model, float *grad_norm)
@@ -316,18 +234,18 @@ attn_status attn_optimizer_step(attn_optimizer *opt, attn_model *model, float *g
     if (opt->steps == INT64_MAX) return fail(ATTN_ERR_INVALID, "the optimizer step count is at its maximum");
     float *theta = attn_model_params(model), *g = attn_model_grads(model);
 
-    const double norm = sqrt(sum_of_squares(g, n));
+    const double norm = sqrt(update_sum_of_squares(g, n));
     if (grad_norm) *grad_norm = (float)norm;
     if (!isfinite(norm)) return fail(ATTN_ERR_NONFINITE, "a gradient is NaN or infinite; no update was made");
 
     const double max_norm = opt->knob[ATTN_OPT_MAX_GRAD_NORM];
     const double factor = max_norm > 0.0 && norm > max_norm ? max_norm / norm : 1.0;
-    step_args a = {theta, g, factor, scheduled_lr(opt), 0};
-    if (!update(opt, &a))
+    const update_rule u = step_rule(opt, factor);
+    float *s1 = opt->nslots > 1 ? opt->slot[1] : NULL;
+    if (!update_check(&u, theta, g, opt->slot[0], s1, n))
         return fail(ATTN_ERR_NONFINITE, "the step would make a parameter or optimizer slot non-finite (gradient "
-                    "norm %g, learning rate %g); no update was made", norm, a.lr);
-    a.commit = 1;
-    update(opt, &a);
+                    "norm %g, learning rate %g); no update was made", norm, u.lr);
+    update_commit(&u, theta, g, opt->slot[0], s1, n);
     if (factor != 1.0) scale(g, n, factor);
     opt->steps++;
     return ATTN_OK;
