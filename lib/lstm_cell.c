@@ -5,22 +5,23 @@
 
 /* One row of n cells. The loops run with every operand contiguous and no call inside, so the compiler
  * vectorises them; restrict (on parameters, where GCC honours it) says the gate, state and gradient arrays
- * never overlap. */
+ * never overlap. Two loops, not one: in one, each vector of cells was a single chain of dependent work (four
+ * exponentials, then c, then tanh c) longer than the processor can overlap with the next vector's, and the
+ * loop ran at the chain's latency; the gates alone are independent of each other (800 × 32 cells: 6.3 → 5.0–5.9
+ * ns per cell). The values computed are the same. */
 static inline void row_forward(float *restrict h, float *restrict c, float *restrict gi, float *restrict gf,
                         float *restrict gg, float *restrict go, const float *restrict c_prev, int n)
 {
     for (int j = 0; j < n; j++) {
-        float i_ = sigmoid_fast(gi[j]);
-        float f_ = sigmoid_fast(gf[j] + LSTM_FORGET_BIAS);
-        float g_ = tanh_fast(gg[j]);
-        float o_ = sigmoid_fast(go[j]);
-        gi[j] = i_;
-        gf[j] = f_;
-        gg[j] = g_;
-        go[j] = o_;
-        float cn = f_ * c_prev[j] + i_ * g_;
+        gi[j] = sigmoid_fast(gi[j]);
+        gf[j] = sigmoid_fast(gf[j] + LSTM_FORGET_BIAS);
+        gg[j] = tanh_fast(gg[j]);
+        go[j] = sigmoid_fast(go[j]);
+    }
+    for (int j = 0; j < n; j++) {
+        float cn = gf[j] * c_prev[j] + gi[j] * gg[j];
         c[j] = cn;
-        h[j] = o_ * tanh_fast(cn);
+        h[j] = go[j] * tanh_fast(cn);
     }
 }
 
