@@ -64,13 +64,13 @@ static attn_status validate(const attn_model *m, const attn_state *s, attn_forwa
     return ATTN_OK;
 }
 
-/* Copies the state entering the step into the record, zeroing environments that start an episode, so the
- * backward pass sees exactly what the forward used. */
+/* Copies the state entering the step into the record for environments [b0, b0 + n), zeroing those that start
+ * an episode, so the backward pass sees exactly what the forward used. */
 static void enter_step(step_record *r, const attn_state *s, const dims *d, const float *prev_reward,
-                       const int32_t *prev_action, const uint8_t *first)
+                       const int32_t *prev_action, const uint8_t *first, int b0, int n)
 {
     const size_t vs = (size_t)d->P * d->L, ps = (size_t)d->Hp;
-    for (int b = 0; b < s->B; b++) {
+    for (int b = b0; b < b0 + n; b++) {
         int reset = first && first[b];
         r->first[b] = (uint8_t)reset;
         r->prev_reward[b] = reset || !prev_reward ? 0.0f : prev_reward[b];
@@ -212,21 +212,42 @@ static void step_forward(const attn_model *m, step_record *r, scratch *x, const 
     if (values) linear_forward(values, r->ph, w->val_w, w->val_b, B, d->Hp, 1, 0);
 }
 
+/* The state after the step, for environments [b0, b0 + n): the record's outputs become the state's. */
+static void leave_step(attn_state *s, const step_record *r, const dims *d, int b0, int n)
+{
+    const size_t vs = (size_t)d->P * d->L, ps = (size_t)d->Hp, ms = (size_t)d->N * d->P;
+    memcpy(s->vh + b0 * vs, r->vh + b0 * vs, n * vs * sizeof(float));
+    memcpy(s->vc + b0 * vs, r->vc + b0 * vs, n * vs * sizeof(float));
+    memcpy(s->ph + b0 * ps, r->ph + b0 * ps, n * ps * sizeof(float));
+    memcpy(s->pc + b0 * ps, r->pc + b0 * ps, n * ps * sizeof(float));
+    memcpy(s->maps + b0 * ms, r->maps + b0 * ms, n * ms * sizeof(float));
+}
+
 typedef struct forward_job {
     const attn_model *m;
     attn_state *s;
     step_record *r;
+    const void *obs;
+    const float *prev_reward;
+    const int32_t *prev_action;
+    const uint8_t *first;
     conv_plan plans[ATTN_MAX_CONV_LAYERS + 1]; /* conv layers, then the ConvLSTM */
     float *logits, *values;
 } forward_job;
 
-/* Thread k's share: its contiguous slice of the environments, through the whole network. */
+/* Thread k's share: its contiguous slice of the environments, through the whole network, from copying the
+ * state in to copying it out (on the thread that computes with it, and in parallel: at B = 16 those copies
+ * are 800 KB a step). */
 static void forward_slice(void *ctx, int k)
 {
     const forward_job *j = ctx;
     const dims *d = &j->m->d;
     int b0, n;
     thread_range(j->s->B, j->s->threads, k, &b0, &n);
+    enter_step(j->r, j->s, d, j->prev_reward, j->prev_action, j->first, b0, n);
+    const size_t pixels = (size_t)d->H * d->W * d->C;
+    const size_t obs_size = j->m->cfg.obs_type == ATTN_OBS_U8 ? 1 : sizeof(float);
+    load_obs(j->r->x + b0 * pixels, (const char *)j->obs + b0 * pixels * obs_size, j->m->cfg.obs_type, n * pixels);
     step_record r;
     scratch x;
     record_slice(&r, j->r, d, b0);
@@ -234,6 +255,7 @@ static void forward_slice(void *ctx, int k)
     pool *split = j->s->threads == 1 ? j->s->workers : NULL; /* one slice, idle threads: share its ConvLSTM */
     step_forward(j->m, &r, &x, j->plans, split, n, j->logits ? j->logits + (size_t)b0 * d->A : NULL,
                  j->values ? j->values + b0 : NULL);
+    leave_step(j->s, j->r, d, b0, n);
 }
 
 attn_status attn_forward(attn_model *model, attn_state *state, attn_forward_mode mode, const void *obs,
@@ -244,9 +266,8 @@ attn_status attn_forward(attn_model *model, attn_state *state, attn_forward_mode
     if (st) return st;
     const dims *d = &model->d;
     step_record *r = &state->tape[mode == ATTN_FORWARD_RECORD ? state->recorded : 0];
-    enter_step(r, state, d, prev_reward, prev_action, first);
-    load_obs(r->x, obs, model->cfg.obs_type, (size_t)state->B * d->H * d->W * d->C);
-    forward_job job = {.m = model, .s = state, .r = r, .logits = logits, .values = values};
+    forward_job job = {.m = model, .s = state, .r = r, .obs = obs, .prev_reward = prev_reward,
+                       .prev_action = prev_action, .first = first, .logits = logits, .values = values};
     /* Packed once here for every thread and every slice of environments. */
     float *wp = state->packed;
     for (int i = 0; i <= d->nconv; i++) {
@@ -257,13 +278,6 @@ attn_status attn_forward(attn_model *model, attn_state *state, attn_forward_mode
         pool_run(state->workers, state->threads, forward_slice, &job);
     else
         forward_slice(&job, 0);
-
-    size_t vs = (size_t)state->B * d->P * d->L, ps = (size_t)state->B * d->Hp;
-    memcpy(state->vh, r->vh, vs * sizeof(float));
-    memcpy(state->vc, r->vc, vs * sizeof(float));
-    memcpy(state->ph, r->ph, ps * sizeof(float));
-    memcpy(state->pc, r->pc, ps * sizeof(float));
-    memcpy(state->maps, r->maps, (size_t)state->B * d->N * d->P * sizeof(float));
     state->stepped = 1;
     if (mode == ATTN_FORWARD_RECORD) state->recorded++;
     return ATTN_OK;
