@@ -12,8 +12,8 @@ void im2col(float *cols, const float *in, const conv_shape *s, long r0, long n)
 {
     const int k = s->k, cin = s->cin;
     const long ncol = conv_cols(s);
-    for (long r = r0; r < r0 + n; r++) {
-        const conv_origin at = conv_row_origin(in, s, r);
+    conv_origin at = conv_row_origin(in, s, r0);
+    for (long r = r0; r < r0 + n; r++, at = conv_next_row(at, s)) {
         float *row = cols + r * ncol;
         for (int ky = 0; ky < k; ky++) {
             int iy = at.y0 + ky;
@@ -32,8 +32,8 @@ void im2col_by_pixel(float *cols, const float *in, const conv_shape *s, long r0,
     const int k = s->k, cin = s->cin;
     const long ncol = conv_cols(s);
     const size_t run = sizeof(float) * (size_t)cin;
-    for (long r = r0; r < r0 + n; r++) {
-        const conv_origin at = conv_row_origin(in, s, r);
+    conv_origin at = conv_row_origin(in, s, r0);
+    for (long r = r0; r < r0 + n; r++, at = conv_next_row(at, s)) {
         float *px = cols + r * ncol;
         for (int ky = 0; ky < k; ky++) {
             int iy = at.y0 + ky;

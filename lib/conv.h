@@ -20,10 +20,12 @@ long conv_rows(const conv_shape *s);
 long conv_cols(const conv_shape *s);
 
 /* Where output row r reads: its image's first input pixel, and the input coordinates of its kernel's top-left
- * tap, so tap (ky, kx) is pixel (y0 + ky, x0 + kx) — padding when outside [0, ih) × [0, iw). */
+ * tap, so tap (ky, kx) is pixel (y0 + ky, x0 + kx) — padding when outside [0, ih) × [0, iw). (oy, ox) is the
+ * row's output position. */
 typedef struct conv_origin {
     const float *img;
     int y0, x0;
+    int oy, ox;
 } conv_origin;
 
 static inline conv_origin conv_row_origin(const float *in, const conv_shape *s, long r)
@@ -31,7 +33,25 @@ static inline conv_origin conv_row_origin(const float *in, const conv_shape *s, 
     const long per_image = (long)s->oh * s->ow;
     const int oy = (int)(r % per_image / s->ow), ox = (int)(r % s->ow);
     return (conv_origin){in + r / per_image * s->ih * s->iw * s->cin, oy * s->stride - s->pad,
-                         ox * s->stride - s->pad};
+                         ox * s->stride - s->pad, oy, ox};
+}
+
+/* The origin of the row after `at`, without conv_row_origin's divisions (a long division per coordinate cost
+ * more than a small layer's products: the unfolding loops start from one origin and step). */
+static inline conv_origin conv_next_row(conv_origin at, const conv_shape *s)
+{
+    if (++at.ox < s->ow) {
+        at.x0 += s->stride;
+        return at;
+    }
+    at.ox = 0, at.x0 = -s->pad;
+    if (++at.oy < s->oh) {
+        at.y0 += s->stride;
+        return at;
+    }
+    at.oy = 0, at.y0 = -s->pad;
+    at.img += (long)s->ih * s->iw * s->cin;
+    return at;
 }
 
 /* Rows [r0, r0 + n) of cols [B·oh·ow][cin·k·k] ← unfold(in [B][ih][iw][cin]), each row ordered (in channel,

@@ -79,19 +79,23 @@ static int tap_pointers(const float **px, int *live, const float *in, const floa
                         long r0, long end)
 {
     const int k = s->k, kk = k * k;
+    conv_origin at = conv_row_origin(in, s, r0);
     for (int i = 0; i < MR; i++) {
         const long r = r0 + i;
         if (r >= end) {
             for (int p = 0; p < kk; p++) px[i * kk + p] = zeros;
             continue;
         }
-        const conv_origin at = conv_row_origin(in, s, r);
-        for (int ky = 0; ky < k; ky++)
+        if (i) at = conv_next_row(at, s); /* only for rows that exist: it never steps past the input */
+        /* Bounds as unsigned compares joined by &, not &&: the short-circuit branches mispredicted at every
+         * change of the padding pattern and made this loop cost as much as a small layer's products. */
+        for (int ky = 0; ky < k; ky++) {
+            const int iy = at.y0 + ky, row_inside = (unsigned)iy < (unsigned)s->ih;
             for (int kx = 0; kx < k; kx++) {
-                const int iy = at.y0 + ky, ix = at.x0 + kx;
-                const int inside = iy >= 0 && iy < s->ih && ix >= 0 && ix < s->iw;
+                const int ix = at.x0 + kx, inside = row_inside & ((unsigned)ix < (unsigned)s->iw);
                 px[i * kk + ky * k + kx] = inside ? at.img + ((long)iy * s->iw + ix) * s->cin : zeros;
             }
+        }
     }
     int n = 0;
     for (int p = 0; p < kk; p++) {
