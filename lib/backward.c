@@ -43,11 +43,11 @@ static attn_status check_finite(const float *x, size_t n, const char *what)
 
 /* One step backward for the B environments of the record and scratch slices given, accumulating parameter
  * gradients into `g` and leaving in the scratch's carries the gradient reaching the state that entered it.
- * gates_dx_packed: the ConvLSTM's weights packed for its input gradient on the direct kernel, or NULL for the
- * unfold-and-GEMM path. dwp[i]: where layer i's weight gradient accumulates on the direct kernel (the caller
+ * dx_plan: how the ConvLSTM's input gradient is computed (conv_plan_input_grad; CONV_UNFOLD: by
+ * conv2d_backward's unfold-and-GEMM path). dwp[i]: where layer i's weight gradient accumulates on the direct kernel (the caller
  * unpacks it into g after the last step), or NULL to add it to g by unfolding. */
 static void step_backward(const attn_model *m, const weights *g, scratch *x, const step_record *r, int B,
-                          const float *gates_dx_packed, float *const *dwp, const float *dlogits,
+                          const conv_plan *dx_plan, float *const *dwp, const float *dlogits,
                           const float *dvalues)
 {
     const dims *d = &m->d;
@@ -88,11 +88,11 @@ static void step_backward(const attn_model *m, const weights *g, scratch *x, con
     const float *f = r->conv[d->nconv - 1];
     convlstm_concat(x->xin, f, r->vh_prev, d, B);
     memset(x->dxin, 0, sizeof(float) * (size_t)(cells * (d->F + d->L)));
-    if (gates_dx_packed) {
+    if (dx_plan->method != CONV_UNFOLD) {
         conv2d_backward(NULL, g->clstm_w, dwp[d->nconv], g->clstm_b, x->cols, x->dcols, x->xin, w->clstm_w,
                         x->dvgates, &ls);
         conv_shape ts = conv_direct_input_grad_shape(&ls);
-        conv_direct_forward_rows(x->dxin, x->dvgates, gates_dx_packed, NULL, &ts, 0, conv_rows(&ts));
+        conv_plan_forward_rows(x->dxin, NULL, x->dvgates, NULL, dx_plan, NULL, &ts, 0, conv_rows(&ts));
     } else {
         conv2d_backward(x->dxin, g->clstm_w, dwp[d->nconv], g->clstm_b, x->cols, x->dcols, x->xin, w->clstm_w,
                         x->dvgates, &ls);
@@ -130,7 +130,7 @@ static void step_backward(const attn_model *m, const weights *g, scratch *x, con
 typedef struct backward_job {
     const attn_model *m;
     attn_state *s;
-    const float *gates_dx_packed;
+    conv_plan dx_plan;
     const float *dlogits, *dvalues;
 } backward_job;
 
@@ -164,7 +164,7 @@ static void backward_slice(void *ctx, int k)
         step_record r;
         record_slice(&r, &s->tape[t], d, b0);
         const size_t row = (size_t)t * s->B + (size_t)b0;
-        step_backward(m, &g, &x, &r, n, j->gates_dx_packed, dwp, j->dlogits ? j->dlogits + row * d->A : NULL,
+        step_backward(m, &g, &x, &r, n, &j->dx_plan, dwp, j->dlogits ? j->dlogits + row * d->A : NULL,
                       j->dvalues ? j->dvalues + row : NULL);
     }
     for (int i = 0; i <= d->nconv; i++) {
@@ -188,12 +188,9 @@ attn_status attn_backward(attn_model *model, attn_state *state, const float *dlo
         return st;
     if (state->thread_grads)
         memset(state->thread_grads, 0, sizeof(float) * (size_t)(state->threads - 1) * model->nparams);
-    backward_job job = {model, state, NULL, dlogits, dvalues};
+    backward_job job = {.m = model, .s = state, .dlogits = dlogits, .dvalues = dvalues};
     conv_shape ls = layer_shape(d, d->nconv, B);
-    if (conv_direct_input_grad_available(&ls)) { /* packed once here for every thread and step */
-        conv_direct_pack_input_grad(state->packed, model->w.clstm_w, &ls);
-        job.gates_dx_packed = state->packed;
-    }
+    conv_plan_input_grad(&job.dx_plan, state->packed, model->w.clstm_w, &ls); /* once for every thread and step */
     if (state->threads > 1)
         pool_run(state->workers, state->threads, backward_slice, &job);
     else

@@ -77,10 +77,11 @@ void conv2d_forward(float *out, float *cols, const float *in, const float *w, co
 void conv2d_forward_rows(float *out, float *cols, const float *in, const float *w, const float *wp, const float *b,
                          const conv_shape *s, long r0, long n);
 
-/* How the forward pass computes one layer in one attn_forward, chosen per shape and CPU: the AVX2 kernel of
- * conv_direct.h, im2col in (ky, kx, in channel) order against repacked weights, or im2col against the weights
- * as stored. `wp` is the packed weights the method reads (NULL for the last). */
-typedef enum conv_method { CONV_UNFOLD, CONV_UNFOLD_BY_PIXEL, CONV_DIRECT } conv_method;
+/* How the forward pass computes one layer in one attn_forward, chosen per shape and CPU: Winograd's F(2×2, 3×3)
+ * of conv_winograd.h, the AVX2 kernel of conv_direct.h, im2col in (ky, kx, in channel) order against repacked
+ * weights, or im2col against the weights as stored. `wp` is the packed weights the method reads (NULL for the
+ * last). */
+typedef enum conv_method { CONV_UNFOLD, CONV_UNFOLD_BY_PIXEL, CONV_DIRECT, CONV_WINOGRAD } conv_method;
 typedef struct conv_plan {
     conv_method method;
     const float *wp;
@@ -91,7 +92,18 @@ long conv_plan_floats(const conv_shape *s);
 /* Chooses the method for s, packs w into buf if the method needs it, and returns how many floats of buf it
  * used (at most conv_plan_floats(s)). */
 long conv_plan_prepare(conv_plan *plan, float *buf, const float *w, const conv_shape *s);
-/* conv2d_forward_rows by the plan's method; `cols` is unused by CONV_DIRECT. */
+/* For the input gradient of layer s, computed as a convolution of the output gradient (with shape
+ * conv_direct_input_grad_shape(s)) where that is available: chooses Winograd or the direct kernel, packs the
+ * transposed weights into buf, and returns the floats used (at most conv_plan_input_grad_floats(s)). Where
+ * it is not, the method is CONV_UNFOLD and nothing is packed: the input gradient is conv2d_backward's. */
+long conv_plan_input_grad_floats(const conv_shape *s);
+long conv_plan_input_grad(conv_plan *plan, float *buf, const float *w, const conv_shape *s);
+
+/* Part k of `parts` of the output rows, [*r0, *r0 + *n): contiguous, in order, covering all rows, and on the
+ * boundaries the plan's method can start at (whole rows of Winograd tiles). */
+void conv_plan_part(const conv_plan *plan, const conv_shape *s, int k, int parts, long *r0, long *n);
+/* conv2d_forward_rows by the plan's method, for rows [r0, r0 + n) from conv_plan_part (or all rows); `cols` is
+ * unused by CONV_DIRECT and CONV_WINOGRAD. */
 void conv_plan_forward_rows(float *out, float *cols, const float *in, const float *w, const conv_plan *plan,
                             const float *b, const conv_shape *s, long r0, long n);
 

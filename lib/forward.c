@@ -140,7 +140,8 @@ typedef struct gates_job {
 static void gates_part(void *ctx, int k)
 {
     const gates_job *g = ctx;
-    const long rows = conv_rows(g->s), r0 = rows * k / g->parts, n = rows * (k + 1) / g->parts - r0;
+    long r0, n;
+    conv_plan_part(g->plan, g->s, k, g->parts, &r0, &n);
     conv_plan_forward_rows(g->gates, g->cols, g->xin, g->w, g->plan, g->b, g->s, r0, n);
     lstm_cell_forward(g->h + r0 * g->L, g->c + r0 * g->L, g->gates + r0 * 4 * g->L, g->c_prev + r0 * g->L, (int)n,
                       g->L);

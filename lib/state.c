@@ -105,18 +105,18 @@ void scratch_slice(scratch *out, const scratch *s, const dims *d, long b0)
     scratch_fields(out, d, slice_field, &b0);
 }
 
-/* Floats of attn_state.packed: every conv layer's weights as the forward pass packs them, or the ConvLSTM's
- * as the backward pass packs them for its input gradient, whichever is larger (the passes never overlap). */
-static long packed_floats(const dims *d)
+/* Floats of attn_state.packed: every conv layer's weights as the forward pass packs them for B environments
+ * (the method can depend on B), or the ConvLSTM's as the backward pass packs them for its input gradient,
+ * whichever is larger (the passes never overlap). */
+static long packed_floats(const dims *d, int B)
 {
     long forward = 0;
     for (int i = 0; i <= d->nconv; i++) {
-        conv_shape cs = layer_shape(d, i, 1);
+        conv_shape cs = layer_shape(d, i, B);
         forward += conv_plan_floats(&cs);
     }
-    conv_shape gates = layer_shape(d, d->nconv, 1);
-    conv_shape dx = conv_direct_input_grad_shape(&gates);
-    return max_l(forward, conv_direct_packed_floats(&dx));
+    conv_shape gates = layer_shape(d, d->nconv, B);
+    return max_l(forward, conv_plan_input_grad_floats(&gates));
 }
 
 static void layout_state(carver *c, attn_state *st, const dims *d, size_t nparams)
@@ -133,7 +133,7 @@ static void layout_state(carver *c, attn_state *st, const dims *d, size_t nparam
     scratch_fields(&st->s, d, layout_field, &l);
     /* Threads other than the first accumulate parameter gradients privately; attn_backward adds them up. */
     st->thread_grads = st->T > 0 && st->threads > 1 ? TAKE_F(c, (size_t)(st->threads - 1) * nparams) : NULL;
-    st->packed = TAKE_F(c, packed_floats(d));
+    st->packed = TAKE_F(c, packed_floats(d, st->B));
     long at[ATTN_MAX_CONV_LAYERS + 1];
     st->wgrad_packed_floats = wgrad_packed_layout(d, at);
     st->wgrad_packed =

@@ -14,6 +14,7 @@
 #include "attention.h"
 #include "conv.h"
 #include "conv_direct.h"
+#include "conv_winograd.h"
 #include "gemm.h"
 #include "test_util.h"
 
@@ -94,6 +95,9 @@ static void test_conv_matches_definition(void **unused)
         {2, 10, 8, 32, 64, 4, 2, 2, 6, 5},
         {1, 7, 9, 2, 3, 5, 3, 2, 3, 3},
         {2, 10, 10, 48, 128, 3, 1, 1, 10, 10}, /* the minatar ConvLSTM's gates */
+        {2, 10, 10, 128, 48, 3, 1, 1, 10, 10}, /* their input gradient's shape */
+        {3, 11, 11, 16, 32, 3, 1, 1, 11, 11},  /* odd sides: Winograd's last tiles are cut */
+        {2, 7, 9, 8, 16, 3, 1, 1, 7, 9},
     };
     for (size_t i = 0; i < sizeof shapes / sizeof *shapes; i++) {
         conv_shape *s = &shapes[i];
@@ -131,6 +135,35 @@ static void test_conv_matches_definition(void **unused)
             free(dp);
         } else {
             printf("  direct conv: not available for this shape or CPU\n");
+        }
+        /* Winograd, where this CPU and shape allow it, in the parts conv_plan_part gives three threads (all the
+         * shapes here have two images or more: for one, the plan keeps another method). */
+        if (conv_winograd_available(s)) {
+            conv_shape one = *s;
+            one.B = 1;
+            conv_plan single;
+            float *buf = malloc(sizeof(float) * (size_t)conv_plan_floats(&one));
+            conv_plan_prepare(&single, buf, w, &one);
+            assert_int_not_equal(single.method, CONV_WINOGRAD);
+            free(buf);
+            conv_plan plan;
+            float *up = malloc(sizeof(float) * (size_t)conv_plan_floats(s));
+            assert_int_equal(conv_plan_prepare(&plan, up, w, s), conv_plan_floats(s));
+            assert_int_equal(plan.method, CONV_WINOGRAD);
+            for (size_t v = 0; v < nout; v++) o1[v] = NAN;
+            long next = 0;
+            for (int k = 0; k < 3; k++) {
+                long r0, n;
+                conv_plan_part(&plan, s, k, 3, &r0, &n);
+                assert_int_equal(r0, next);
+                conv_plan_forward_rows(o1, cols, in, w, &plan, b, s, r0, n);
+                next = r0 + n;
+            }
+            assert_int_equal(next, conv_rows(s));
+            snprintf(what, sizeof what, "winograd k%d s%d p%d %dx%dx%d", s->k, s->stride, s->pad, s->ih, s->iw,
+                     s->cin);
+            assert_close_arrays(o1, o2, nout, what);
+            free(up);
         }
         free(in), free(w), free(b), free(o1), free(o2), free(wp), free(cols);
     }
@@ -240,6 +273,23 @@ static void test_direct_input_grad_matches_unfolded(void **unused)
         char what[64];
         snprintf(what, sizeof what, "direct dx k%d p%d %dx%dx%d", s->k, s->pad, s->ih, s->iw, s->cin);
         assert_close_arrays(din2, din1, nin, what);
+        /* As the backward pass plans it (Winograd where the transposed shape allows), in two parts. */
+        conv_plan plan;
+        float *pp = malloc(sizeof(float) * (size_t)conv_plan_input_grad_floats(s));
+        assert_true(conv_plan_input_grad(&plan, pp, w, s) <= conv_plan_input_grad_floats(s));
+        assert_int_equal(plan.method, conv_winograd_available(&ts) ? CONV_WINOGRAD : CONV_DIRECT);
+        fill_uniform(&r, din2, nin, -1, 1);
+        memcpy(din1, din2, sizeof(float) * nin);
+        conv2d_backward(din1, dw, NULL, db, cols, dcols, in, w, dout, s);
+        for (int k = 0; k < 2; k++) {
+            long r0, n;
+            conv_plan_part(&plan, &ts, k, 2, &r0, &n);
+            conv_plan_forward_rows(din2, NULL, dout, NULL, &plan, NULL, &ts, r0, n);
+        }
+        snprintf(what, sizeof what, "%s dx k%d p%d %dx%dx%d", plan.method == CONV_WINOGRAD ? "winograd" : "planned",
+                 s->k, s->pad, s->ih, s->iw, s->cin);
+        assert_close_arrays(din2, din1, nin, what);
+        free(pp);
         free(in), free(w), free(dout), free(din1), free(din2), free(dw), free(db), free(cols), free(dcols), free(wp);
     }
 }
