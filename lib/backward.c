@@ -47,7 +47,7 @@ static attn_status check_finite(const float *x, size_t n, const char *what)
  * conv2d_backward's unfold-and-GEMM path). dwp[i]: where layer i's weight gradient accumulates on the direct kernel (the caller
  * unpacks it into g after the last step), or NULL to add it to g by unfolding. */
 static void step_backward(const attn_model *m, const weights *g, scratch *x, const step_record *r, int B,
-                          const conv_plan *dx_plan, float *const *dwp, const float *dlogits,
+                          const conv_plan *dx_plan, float *const *dwp, float *dws, const float *dlogits,
                           const float *dvalues)
 {
     const dims *d = &m->d;
@@ -89,13 +89,13 @@ static void step_backward(const attn_model *m, const weights *g, scratch *x, con
     convlstm_concat(x->xin, f, r->vh_prev, d, B);
     memset(x->dxin, 0, sizeof(float) * (size_t)(cells * (d->F + d->L)));
     if (dx_plan->method != CONV_UNFOLD) {
-        conv2d_backward(NULL, g->clstm_w, dwp[d->nconv], g->clstm_b, x->cols, x->dcols, x->xin, w->clstm_w,
+        conv2d_backward(NULL, g->clstm_w, dwp[d->nconv], dws, g->clstm_b, x->cols, x->dcols, x->xin, w->clstm_w,
                         x->dvgates, &ls);
         conv_shape ts = conv_direct_input_grad_shape(&ls);
         conv_plan_forward_rows(x->dxin, NULL, x->dvgates, NULL, dx_plan, NULL, &ts, 0, conv_rows(&ts));
     } else {
-        conv2d_backward(x->dxin, g->clstm_w, dwp[d->nconv], g->clstm_b, x->cols, x->dcols, x->xin, w->clstm_w,
-                        x->dvgates, &ls);
+        conv2d_backward(x->dxin, g->clstm_w, dwp[d->nconv], dws, g->clstm_b, x->cols, x->dcols, x->xin,
+                        w->clstm_w, x->dvgates, &ls);
     }
     float *df = x->dact_a;
     for (long p = 0; p < cells; p++) {
@@ -113,8 +113,8 @@ static void step_backward(const attn_model *m, const weights *g, scratch *x, con
             din = other;
             memset(din, 0, sizeof(float) * (size_t)((long)B * cs.ih * cs.iw * cs.cin));
         }
-        conv2d_backward(din, g->conv_w[i], dwp[i], g->conv_b[i], x->cols, x->dcols, i ? r->conv[i - 1] : r->x,
-                        w->conv_w[i], dout, &cs);
+        conv2d_backward(din, g->conv_w[i], dwp[i], dws, g->conv_b[i], x->cols, x->dcols,
+                        i ? r->conv[i - 1] : r->x, w->conv_w[i], dout, &cs);
         other = dout;
         dout = din;
     }
@@ -154,23 +154,24 @@ static void backward_slice(void *ctx, int k)
     memset(x.dph, 0, sizeof(float) * ps);
     memset(x.dpc, 0, sizeof(float) * ps);
     /* The direct kernel's weight gradients sum over every step in this thread's own buffer, unpacked once. */
-    long at[ATTN_MAX_CONV_LAYERS + 1];
+    long at[ATTN_MAX_CONV_LAYERS + 1], scratch_at;
     float *dwp[ATTN_MAX_CONV_LAYERS + 1];
-    wgrad_packed_layout(d, at);
+    wgrad_packed_layout(d, at, &scratch_at);
     float *mine = s->wgrad_packed ? s->wgrad_packed + (size_t)k * s->wgrad_packed_floats : NULL;
-    if (mine) memset(mine, 0, sizeof(float) * (size_t)s->wgrad_packed_floats);
+    if (mine) memset(mine, 0, sizeof(float) * (size_t)scratch_at);
     for (int i = 0; i <= d->nconv; i++) dwp[i] = mine && at[i] >= 0 ? mine + at[i] : NULL;
+    float *dws = mine ? mine + scratch_at : NULL;
     for (int t = s->recorded - 1; t >= 0; t--) {
         step_record r;
         record_slice(&r, &s->tape[t], d, b0);
         const size_t row = (size_t)t * s->B + (size_t)b0;
-        step_backward(m, &g, &x, &r, n, &j->dx_plan, dwp, j->dlogits ? j->dlogits + row * d->A : NULL,
+        step_backward(m, &g, &x, &r, n, &j->dx_plan, dwp, dws, j->dlogits ? j->dlogits + row * d->A : NULL,
                       j->dvalues ? j->dvalues + row : NULL);
     }
     for (int i = 0; i <= d->nconv; i++) {
         if (!dwp[i]) continue;
         conv_shape cs = layer_shape(d, i, n);
-        conv_direct_unpack_weight_grad(i < d->nconv ? g.conv_w[i] : g.clstm_w, dwp[i], &cs);
+        conv_wgrad_finish(i < d->nconv ? g.conv_w[i] : g.clstm_w, dwp[i], &cs);
     }
 }
 

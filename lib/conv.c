@@ -194,14 +194,47 @@ void conv_plan_forward_rows(float *out, float *cols, const float *in, const floa
         conv2d_forward_rows(out, cols, in, w, plan->method == CONV_UNFOLD_BY_PIXEL ? plan->wp : NULL, b, s, r0, n);
 }
 
-void conv2d_backward(float *din, float *dw, float *dwp, float *db, float *cols, float *dcols, const float *in,
-                     const float *w, const float *dout, const conv_shape *s)
+conv_wgrad_method conv_wgrad_choose(const conv_shape *s)
+{
+    if (conv_winograd_weight_grad_available(s)) return WGRAD_WINOGRAD;
+    if (conv_direct_weight_grad_available(s)) return WGRAD_DIRECT;
+    return WGRAD_UNFOLD;
+}
+
+long conv_wgrad_floats(const conv_shape *s)
+{
+    switch (conv_wgrad_choose(s)) {
+    case WGRAD_WINOGRAD: return conv_winograd_weight_grad_floats(s);
+    case WGRAD_DIRECT: return conv_direct_weight_grad_floats(s);
+    case WGRAD_UNFOLD: break;
+    }
+    return 0;
+}
+
+long conv_wgrad_scratch_floats(const conv_shape *s)
+{
+    return conv_wgrad_choose(s) == WGRAD_WINOGRAD ? conv_winograd_weight_grad_scratch_floats(s) : 0;
+}
+
+void conv_wgrad_finish(float *dw, const float *acc, const conv_shape *s)
+{
+    switch (conv_wgrad_choose(s)) {
+    case WGRAD_WINOGRAD: conv_winograd_finish_weight_grad(dw, acc, s); break;
+    case WGRAD_DIRECT: conv_direct_unpack_weight_grad(dw, acc, s); break;
+    case WGRAD_UNFOLD: break;
+    }
+}
+
+void conv2d_backward(float *din, float *dw, float *acc, float *scratch, float *db, float *cols, float *dcols,
+                     const float *in, const float *w, const float *dout, const conv_shape *s)
 {
     const long rows = conv_rows(s), ncol = conv_cols(s);
     for (long r = 0; r < rows; r++)
         for (int o = 0; o < s->cout; o++) db[o] += dout[r * s->cout + o];
-    if (dwp) {
-        conv_direct_weight_grad(dwp, in, dout, s);
+    if (acc && conv_wgrad_choose(s) == WGRAD_WINOGRAD) {
+        conv_winograd_weight_grad(acc, scratch, in, dout, s);
+    } else if (acc) {
+        conv_direct_weight_grad(acc, in, dout, s);
     } else {
         im2col(cols, in, s, 0, rows);
         gemm(1, 0, s->cout, (int)ncol, (int)rows, 1.0f, dout, s->cout, cols, (int)ncol, 1.0f, dw, (int)ncol);

@@ -107,11 +107,22 @@ void conv_plan_part(const conv_plan *plan, const conv_shape *s, int k, int parts
 void conv_plan_forward_rows(float *out, float *cols, const float *in, const float *w, const conv_plan *plan,
                             const float *b, const conv_shape *s, long r0, long n);
 
+/* How attn_backward sums a layer's weight gradient over an unroll, chosen per shape and CPU: in Winograd's
+ * transformed domain (conv_winograd.h), in the direct kernel's packed layout (conv_direct.h), or unfolded and
+ * added straight to the gradient. The first two sum into an accumulator of conv_wgrad_floats(s) floats (zero
+ * at the start) and need conv_wgrad_scratch_floats(s) floats of scratch; conv_wgrad_finish adds the
+ * accumulator to dw [cout][cin][k][k] at the end. */
+typedef enum conv_wgrad_method { WGRAD_UNFOLD, WGRAD_DIRECT, WGRAD_WINOGRAD } conv_wgrad_method;
+conv_wgrad_method conv_wgrad_choose(const conv_shape *s);
+long conv_wgrad_floats(const conv_shape *s);
+long conv_wgrad_scratch_floats(const conv_shape *s);
+void conv_wgrad_finish(float *dw, const float *acc, const conv_shape *s);
+
 /* Given dout [B·oh·ow][cout]: dw += doutᵀ · unfold(in), db += column sums of dout, and, when din is not NULL,
- * din += fold(dout · w). With dwp not NULL (only where conv_direct_weight_grad_available(s)), the weight
- * gradient goes to dwp in the direct kernel's packed layout instead of to dw; the caller unpacks it
- * (conv_direct.h). `cols` and `dcols` are scratch of conv_rows × conv_cols floats each. */
-void conv2d_backward(float *din, float *dw, float *dwp, float *db, float *cols, float *dcols, const float *in,
-                     const float *w, const float *dout, const conv_shape *s);
+ * din += fold(dout · w). With acc not NULL (only where conv_wgrad_choose(s) is not WGRAD_UNFOLD), the weight
+ * gradient goes to that accumulator instead of to dw, with `scratch` for it (see above). `cols` and `dcols`
+ * are scratch of conv_rows × conv_cols floats each. */
+void conv2d_backward(float *din, float *dw, float *acc, float *scratch, float *db, float *cols, float *dcols,
+                     const float *in, const float *w, const float *dout, const conv_shape *s);
 
 #endif

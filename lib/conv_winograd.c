@@ -16,6 +16,10 @@ enum { NR = 16, WT = 5, POINTS = 16, MAX_CIN = 256 };
  * 6.3 MB, which stays on one GEMM per layer. */
 enum { MAX_PAIRS = 8192 };
 
+/* The weight gradient's blocks: WB tiles (the reduction length per pass over the sums) and KC input channels
+ * per register tile (12 accumulators, as conv_direct.c's). */
+enum { WB = 40, KC = 6 };
+
 long conv_winograd_packed_floats(const conv_shape *s) { return (long)POINTS * s->cin * s->cout; }
 
 long conv_winograd_units(const conv_shape *s) { return (long)s->B * ((s->oh + 1) / 2); }
@@ -81,17 +85,18 @@ int conv_winograd_available(const conv_shape *s)
     return cpu_use_avx2_fma();
 }
 
-/* v[ξ][i][c] ← (Bᵀ·d·B)[ξ] of tile i's 4 × 4 input patch d (zeros outside the input), Bᵀ = [1 0 −1 0;
- * 0 1 1 0; 0 −1 1 0; 0 1 0 −1], 8 channels at a time; tiles i ≥ nt are zero. */
-__attribute__((target("avx2"))) static void input_transform(float *v, const float *in, const conv_shape *s, long t,
-                                                            int nt)
+/* v[ξ][i][c] (ld tiles per point) ← (Bᵀ·d·B)[ξ] of tile t + i's 4 × 4 input patch d (zeros outside the
+ * input), Bᵀ = [1 0 −1 0; 0 1 1 0; 0 −1 1 0; 0 1 0 −1], 8 channels at a time, for i < nt; tiles nt ≤ i < fill
+ * are zero. */
+__attribute__((target("avx2"))) static void input_transform(float *v, int ld, const float *in, const conv_shape *s,
+                                                            long t, int nt, int fill)
 {
     const int cin = s->cin;
     const __m256 zero = _mm256_setzero_ps();
-    for (int i = 0; i < WT; i++) {
+    for (int i = 0; i < fill; i++) {
         if (i >= nt) {
             for (int p = 0; p < POINTS; p++)
-                for (int c = 0; c < cin; c += 8) _mm256_storeu_ps(v + ((long)p * WT + i) * cin + c, zero);
+                for (int c = 0; c < cin; c += 8) _mm256_storeu_ps(v + ((long)p * ld + i) * cin + c, zero);
             continue;
         }
         const tile_at at = tile_position(s, t + i);
@@ -114,8 +119,8 @@ __attribute__((target("avx2"))) static void input_transform(float *v, const floa
                 r[3][x] = _mm256_sub_ps(d[1][x], d[3][x]);
             }
             for (int a = 0; a < 4; a++) { /* (Bᵀ·d)·B, row a */
-                float *o = v + ((long)(a * 4) * WT + i) * cin + c;
-                const long step = (long)WT * cin;
+                float *o = v + ((long)(a * 4) * ld + i) * cin + c;
+                const long step = (long)ld * cin;
                 _mm256_storeu_ps(o, _mm256_sub_ps(r[a][0], r[a][2]));
                 _mm256_storeu_ps(o + step, _mm256_add_ps(r[a][1], r[a][2]));
                 _mm256_storeu_ps(o + 2 * step, _mm256_sub_ps(r[a][2], r[a][1]));
@@ -199,7 +204,7 @@ void conv_winograd_forward_units(float *out, const float *in, const float *up, c
     float v[POINTS * WT * MAX_CIN], m[POINTS * WT * NR];
     for (long t = u0 * tw; t < t1; t += WT) {
         const int nt = t1 - t < WT ? (int)(t1 - t) : WT;
-        input_transform(v, in, s, t, nt);
+        input_transform(v, WT, in, s, t, nt, WT);
         for (int j = 0; j < panels; j++) {
             for (int p = 0; p < POINTS; p++)
                 point_product(m + (long)p * WT * NR, v + (long)p * WT * cin, up + ((long)j * POINTS + p) * cin * NR,
@@ -207,6 +212,151 @@ void conv_winograd_forward_units(float *out, const float *in, const float *up, c
             output_transform(out, m, b ? b + j * NR : NULL, s, t, nt, j);
         }
     }
+}
+
+
+/* ---- The weight gradient ------------------------------------------------------------------------------ */
+
+/* dw = Σ over tiles of the correlation of each tile's 4 × 4 input patch with its 2 × 2 output gradient g. The
+ * forward algorithm F(2×2, 3×3) transposed (dw is the derivative of Σ g·out with respect to the weights):
+ * dw = Gᵀ·[Σ_tiles (A·g·Aᵀ) ⊙ (Bᵀ·d·B)]·G, with A the transpose of the forward's Aᵀ. The sum over tiles happens
+ * in the transformed domain, per (point, out, in), as 16 products reducing over tiles; Gᵀ·M·G is applied once,
+ * when the caller has summed all it wants (a whole attn_backward). */
+int conv_winograd_weight_grad_available(const conv_shape *s)
+{
+    return s->cin % KC == 0 && conv_winograd_available(s);
+}
+
+long conv_winograd_weight_grad_floats(const conv_shape *s) { return (long)POINTS * s->cin * s->cout; }
+
+long conv_winograd_weight_grad_scratch_floats(const conv_shape *s)
+{
+    return (long)POINTS * WB * (s->cin + s->cout);
+}
+
+/* gd[ξ][i][o] (ld tiles per point) ← (A·g·Aᵀ)[ξ] of tile t + i's 2 × 2 output gradient g (zeros past the
+ * grid's edge), A = [1 0; 1 1; 1 −1; 0 −1], 8 channels at a time, for i < nt. */
+__attribute__((target("avx2"))) static void dout_transform(float *gd, int ld, const float *dout, const conv_shape *s,
+                                                           long t, int nt)
+{
+    const int cout = s->cout;
+    const __m256 zero = _mm256_setzero_ps();
+    for (int i = 0; i < nt; i++) {
+        const tile_at at = tile_position(s, t + i);
+        const float *px[2][2];
+        for (int y = 0; y < 2; y++)
+            for (int x = 0; x < 2; x++) {
+                const int oy = at.oy + y, ox = at.ox + x;
+                px[y][x] = oy < s->oh && ox < s->ow ? dout + ((at.b * s->oh + oy) * s->ow + ox) * cout : NULL;
+            }
+        for (int o = 0; o < cout; o += 8) {
+            __m256 g[2][2], r[4][2];
+            for (int y = 0; y < 2; y++)
+                for (int x = 0; x < 2; x++) g[y][x] = px[y][x] ? _mm256_loadu_ps(px[y][x] + o) : zero;
+            for (int x = 0; x < 2; x++) { /* A·g, column x */
+                r[0][x] = g[0][x];
+                r[1][x] = _mm256_add_ps(g[0][x], g[1][x]);
+                r[2][x] = _mm256_sub_ps(g[0][x], g[1][x]);
+                r[3][x] = _mm256_sub_ps(zero, g[1][x]);
+            }
+            for (int a = 0; a < 4; a++) { /* (A·g)·Aᵀ, row a */
+                float *q = gd + ((long)(a * 4) * ld + i) * cout + o;
+                const long step = (long)ld * cout;
+                _mm256_storeu_ps(q, r[a][0]);
+                _mm256_storeu_ps(q + step, _mm256_add_ps(r[a][0], r[a][1]));
+                _mm256_storeu_ps(q + 2 * step, _mm256_sub_ps(r[a][0], r[a][1]));
+                _mm256_storeu_ps(q + 3 * step, _mm256_sub_ps(zero, r[a][1]));
+            }
+        }
+    }
+}
+
+#define SUM_ADD(i)                                                                                                 \
+    _mm256_storeu_ps(m + (i) * NR, _mm256_add_ps(_mm256_loadu_ps(m + (i) * NR), lo##i));                           \
+    _mm256_storeu_ps(m + (i) * NR + 8, _mm256_add_ps(_mm256_loadu_ps(m + (i) * NR + 8), hi##i))
+#define TILE_FMA(i)                                                                                                \
+    do {                                                                                                           \
+        const __m256 a = _mm256_broadcast_ss(vi + (i));                                                            \
+        lo##i = _mm256_fmadd_ps(a, g0, lo##i);                                                                     \
+        hi##i = _mm256_fmadd_ps(a, g1, hi##i);                                                                     \
+    } while (0)
+
+/* m[k][0..16) += Σ_{i < nt} gd[i][0..16) · v[i][k] for the KC channels k of one point and one panel (gd and v
+ * rows ldg and ldv floats apart). */
+__attribute__((target("avx2,fma"))) static void point_accumulate(float *m, const float *gd, long ldg, const float *v,
+                                                                 long ldv, int nt)
+{
+    ACC_START(0);
+    ACC_START(1);
+    ACC_START(2);
+    ACC_START(3);
+    ACC_START(4);
+    ACC_START(5);
+    for (int i = 0; i < nt; i++) {
+        const float *gi = gd + i * ldg, *vi = v + i * ldv;
+        const __m256 g0 = _mm256_loadu_ps(gi), g1 = _mm256_loadu_ps(gi + 8);
+        TILE_FMA(0);
+        TILE_FMA(1);
+        TILE_FMA(2);
+        TILE_FMA(3);
+        TILE_FMA(4);
+        TILE_FMA(5);
+    }
+    SUM_ADD(0);
+    SUM_ADD(1);
+    SUM_ADD(2);
+    SUM_ADD(3);
+    SUM_ADD(4);
+    SUM_ADD(5);
+}
+
+void conv_winograd_weight_grad(float *acc, float *scratch, const float *in, const float *dout, const conv_shape *s)
+{
+    const int cin = s->cin, cout = s->cout, panels = cout / NR;
+    const long tiles = (long)s->B * ((s->oh + 1) / 2) * ((s->ow + 1) / 2);
+    float *v = scratch, *gd = scratch + (long)POINTS * WB * cin;
+    for (long t = 0; t < tiles; t += WB) {
+        const int nt = tiles - t < WB ? (int)(tiles - t) : WB;
+        input_transform(v, WB, in, s, t, nt, nt);
+        dout_transform(gd, WB, dout, s, t, nt);
+        for (int p = 0; p < POINTS; p++) /* one point's rows of gd and v stay in the level-1 cache */
+            for (int j = 0; j < panels; j++)
+                for (int c0 = 0; c0 < cin; c0 += KC)
+                    point_accumulate(acc + (((long)j * POINTS + p) * cin + c0) * NR, gd + (long)p * WB * cout + j * NR,
+                                     cout, v + (long)p * WB * cin + c0, cin, nt);
+    }
+}
+
+/* dw[o][c][ky][kx] += (Gᵀ·M·G)[ky][kx] with Gᵀ = [1 ½ ½ 0; 0 ½ −½ 0; 0 ½ ½ 1], 8 output channels at a time. */
+__attribute__((target("avx2"))) void conv_winograd_finish_weight_grad(float *dw, const float *acc,
+                                                                      const conv_shape *s)
+{
+    const int cin = s->cin, panels = s->cout / NR;
+    const __m256 half = _mm256_set1_ps(0.5f);
+    for (int j = 0; j < panels; j++)
+        for (int c = 0; c < cin; c++)
+            for (int h = 0; h < NR; h += 8) {
+                __m256 q[4][4], r[3][4];
+                for (int p = 0; p < POINTS; p++)
+                    q[p / 4][p % 4] = _mm256_loadu_ps(acc + (((long)j * POINTS + p) * cin + c) * NR + h);
+                for (int x = 0; x < 4; x++) { /* Gᵀ·M, column x */
+                    const __m256 inner = _mm256_mul_ps(_mm256_add_ps(q[1][x], q[2][x]), half);
+                    r[0][x] = _mm256_add_ps(q[0][x], inner);
+                    r[1][x] = _mm256_mul_ps(_mm256_sub_ps(q[1][x], q[2][x]), half);
+                    r[2][x] = _mm256_add_ps(inner, q[3][x]);
+                }
+                float y[9][8];
+                for (int k = 0; k < 3; k++) { /* (Gᵀ·M)·G, row k */
+                    const __m256 inner = _mm256_mul_ps(_mm256_add_ps(r[k][1], r[k][2]), half);
+                    _mm256_storeu_ps(y[k * 3], _mm256_add_ps(r[k][0], inner));
+                    _mm256_storeu_ps(y[k * 3 + 1], _mm256_mul_ps(_mm256_sub_ps(r[k][1], r[k][2]), half));
+                    _mm256_storeu_ps(y[k * 3 + 2], _mm256_add_ps(inner, r[k][3]));
+                }
+                for (int l = 0; l < 8; l++) {
+                    float *d = dw + ((long)(j * NR + h + l) * cin + c) * 9;
+                    for (int tap = 0; tap < 9; tap++) d[tap] += y[tap][l];
+                }
+            }
 }
 
 #else /* no AVX2 in this build: never available, so the passes never call the stubs below */
@@ -220,6 +370,26 @@ int conv_winograd_available(const conv_shape *s)
 void conv_winograd_transform(float *up, const float *dp, const conv_shape *s)
 {
     (void)up, (void)dp, (void)s;
+}
+
+int conv_winograd_weight_grad_available(const conv_shape *s)
+{
+    (void)s;
+    return 0;
+}
+
+long conv_winograd_weight_grad_floats(const conv_shape *s) { return (long)POINTS * s->cin * s->cout; }
+
+long conv_winograd_weight_grad_scratch_floats(const conv_shape *s) { return (long)POINTS * WB * (s->cin + s->cout); }
+
+void conv_winograd_weight_grad(float *acc, float *scratch, const float *in, const float *dout, const conv_shape *s)
+{
+    (void)acc, (void)scratch, (void)in, (void)dout, (void)s;
+}
+
+void conv_winograd_finish_weight_grad(float *dw, const float *acc, const conv_shape *s)
+{
+    (void)dw, (void)acc, (void)s;
 }
 
 void conv_winograd_forward_units(float *out, const float *in, const float *up, const float *b, const conv_shape *s,

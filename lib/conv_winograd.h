@@ -35,4 +35,15 @@ long conv_winograd_unit_row(const conv_shape *s, long u);
 void conv_winograd_forward_units(float *out, const float *in, const float *up, const float *b, const conv_shape *s,
                                  long u0, long u1);
 
+/* The weight gradient (F(2×2, 3×3) transposed): conv_winograd_weight_grad adds the transformed-domain sums of
+ * shape s's tiles for output gradient dout and input in to acc (conv_winograd_weight_grad_floats floats, zero
+ * before the first call), using `scratch` (conv_winograd_weight_grad_scratch_floats); callers sum as many
+ * calls as they like (an unroll) and conv_winograd_finish_weight_grad adds the result to dw [cout][cin][3][3].
+ * Available where the forward is and cin is a multiple of 6. */
+int conv_winograd_weight_grad_available(const conv_shape *s);
+long conv_winograd_weight_grad_floats(const conv_shape *s);
+long conv_winograd_weight_grad_scratch_floats(const conv_shape *s);
+void conv_winograd_weight_grad(float *acc, float *scratch, const float *in, const float *dout, const conv_shape *s);
+void conv_winograd_finish_weight_grad(float *dw, const float *acc, const conv_shape *s);
+
 #endif

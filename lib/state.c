@@ -135,20 +135,23 @@ static void layout_state(carver *c, attn_state *st, const dims *d, size_t nparam
     st->thread_grads = st->T > 0 && st->threads > 1 ? TAKE_F(c, (size_t)(st->threads - 1) * nparams) : NULL;
     st->packed = TAKE_F(c, packed_floats(d, st->B));
     long at[ATTN_MAX_CONV_LAYERS + 1];
-    st->wgrad_packed_floats = wgrad_packed_layout(d, at);
+    long scratch_at;
+    st->wgrad_packed_floats = wgrad_packed_layout(d, at, &scratch_at);
     st->wgrad_packed =
         st->T > 0 && st->wgrad_packed_floats ? TAKE_F(c, (size_t)st->threads * st->wgrad_packed_floats) : NULL;
 }
 
-long wgrad_packed_layout(const dims *d, long at[ATTN_MAX_CONV_LAYERS + 1])
+long wgrad_packed_layout(const dims *d, long at[ATTN_MAX_CONV_LAYERS + 1], long *scratch_at)
 {
-    long total = 0;
+    long total = 0, scratch = 0;
     for (int i = 0; i <= d->nconv; i++) {
         conv_shape cs = layer_shape(d, i, 1);
-        at[i] = conv_direct_weight_grad_available(&cs) ? total : -1;
-        if (at[i] >= 0) total += conv_direct_weight_grad_floats(&cs);
+        at[i] = conv_wgrad_choose(&cs) != WGRAD_UNFOLD ? total : -1;
+        total += conv_wgrad_floats(&cs);
+        scratch = max_l(scratch, conv_wgrad_scratch_floats(&cs));
     }
-    return total;
+    *scratch_at = total;
+    return total + scratch;
 }
 
 #define MAX_BATCH 1048576

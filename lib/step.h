@@ -14,9 +14,10 @@ void convlstm_concat(float *xin, const float *f, const float *h_prev, const dims
 
 attn_shape attention_shape(const dims *d, int B);
 
-/* Where each conv layer (i < nconv) and the ConvLSTM (i == nconv) keeps its weight gradient in a thread's share
- * of attn_state.wgrad_packed: at[i] floats in, or −1 for a layer whose weight gradient is unfolded instead
- * (conv_direct_weight_grad_available). Returns the floats one thread needs. */
-long wgrad_packed_layout(const dims *d, long at[ATTN_MAX_CONV_LAYERS + 1]);
+/* Where each conv layer (i < nconv) and the ConvLSTM (i == nconv) keeps its weight-gradient accumulator in a
+ * thread's share of attn_state.wgrad_packed: at[i] floats in, or −1 for a layer whose weight gradient is
+ * unfolded instead (conv_wgrad_choose); *scratch_at: where the share's scratch for them starts. Returns the
+ * floats one thread needs. */
+long wgrad_packed_layout(const dims *d, long at[ATTN_MAX_CONV_LAYERS + 1], long *scratch_at);
 
 #endif

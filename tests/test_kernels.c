@@ -169,16 +169,17 @@ static void test_conv_matches_definition(void **unused)
     }
 }
 
-/* The weight and bias gradients of conv2d_backward — on the direct kernel where this CPU and shape allow it,
- * by unfolding and GEMM otherwise — against their definition: dw[o][c][ky][kx] += Σ dout[r][o]·in[pixel][c].
- * The direct kernel sums one image per call into its packed buffer, as attn_backward sums the steps of an
- * unroll, and the sum is unpacked once. */
+/* The weight and bias gradients of conv2d_backward — by the method conv_wgrad_choose picks on this CPU:
+ * Winograd, the direct kernel, or unfolding and GEMM — against their definition: dw[o][c][ky][kx] +=
+ * Σ dout[r][o]·in[pixel][c]. The first two sum one image per call into their accumulator, as attn_backward
+ * sums the steps of an unroll, and conv_wgrad_finish adds the sum once. */
 static void test_weight_grad_matches_definition(void **unused)
 {
     (void)unused;
     test_rng r = {24};
     conv_shape shapes[] = {
         {2, 10, 10, 48, 128, 3, 1, 1, 10, 10}, /* the minatar ConvLSTM's gates */
+        {3, 11, 11, 24, 32, 3, 1, 1, 11, 11},  /* odd sides: Winograd's last tiles are cut */
         {2, 10, 10, 7, 16, 3, 1, 1, 10, 10},   /* a minatar first layer: unfolded (7 channels) */
         {2, 42, 34, 6, 32, 8, 4, 1, 10, 8},    /* the Atari first layer's shape, 6 channels, stride 4 */
         {1, 7, 9, 12, 16, 3, 2, 0, 3, 4},      /* stride 2, no padding */
@@ -212,20 +213,24 @@ static void test_weight_grad_matches_definition(void **unused)
         }
         for (long row = 0; row < conv_rows(s); row++)
             for (int o = 0; o < s->cout; o++) dbwant[o] += dout[row * s->cout + o];
-        if (conv_direct_weight_grad_available(s)) {
-            float *dwp = calloc((size_t)conv_direct_weight_grad_floats(s), sizeof(float));
+        const conv_wgrad_method method = conv_wgrad_choose(s);
+        if (method != WGRAD_UNFOLD) {
+            float *acc = calloc((size_t)conv_wgrad_floats(s), sizeof(float));
+            float *scratch = malloc(sizeof(float) * (size_t)(conv_wgrad_scratch_floats(s) + 1));
             conv_shape one = *s;
             one.B = 1;
             const long in_image = (long)s->ih * s->iw * s->cin, out_image = (long)s->oh * s->ow * s->cout;
             for (int b = 0; b < s->B; b++)
-                conv2d_backward(NULL, dw, dwp, db, cols, dcols, in + b * in_image, w, dout + b * out_image, &one);
-            conv_direct_unpack_weight_grad(dw, dwp, s);
-            free(dwp);
+                conv2d_backward(NULL, dw, acc, scratch, db, cols, dcols, in + b * in_image, w, dout + b * out_image,
+                                &one);
+            conv_wgrad_finish(dw, acc, s);
+            free(acc), free(scratch);
         } else {
-            conv2d_backward(NULL, dw, NULL, db, cols, dcols, in, w, dout, s);
+            conv2d_backward(NULL, dw, NULL, NULL, db, cols, dcols, in, w, dout, s);
         }
         char what[64];
-        snprintf(what, sizeof what, "%s dw k%d s%d p%d %dx%dx%d", conv_direct_weight_grad_available(s) ? "direct" : "unfolded",
+        snprintf(what, sizeof what, "%s dw k%d s%d p%d %dx%dx%d",
+                 method == WGRAD_WINOGRAD ? "winograd" : method == WGRAD_DIRECT ? "direct" : "unfolded",
                  s->k, s->stride, s->pad, s->ih, s->iw, s->cin);
         assert_close_arrays(dw, want, nw, what);
         assert_close_arrays(db, dbwant, (size_t)s->cout, "  its db");
@@ -261,7 +266,7 @@ static void test_direct_input_grad_matches_unfolded(void **unused)
         fill_uniform(&r, dout, nout, -1, 1);
         fill_uniform(&r, din1, nin, -1, 1); /* both paths add to what is there */
         memcpy(din2, din1, sizeof(float) * nin);
-        conv2d_backward(din1, dw, NULL, db, cols, dcols, in, w, dout, s);
+        conv2d_backward(din1, dw, NULL, NULL, db, cols, dcols, in, w, dout, s);
         conv_shape ts = conv_direct_input_grad_shape(s);
         assert_int_equal(ts.oh, s->ih);
         assert_int_equal(ts.ow, s->iw);
@@ -280,7 +285,7 @@ static void test_direct_input_grad_matches_unfolded(void **unused)
         assert_int_equal(plan.method, conv_winograd_available(&ts) ? CONV_WINOGRAD : CONV_DIRECT);
         fill_uniform(&r, din2, nin, -1, 1);
         memcpy(din1, din2, sizeof(float) * nin);
-        conv2d_backward(din1, dw, NULL, db, cols, dcols, in, w, dout, s);
+        conv2d_backward(din1, dw, NULL, NULL, db, cols, dcols, in, w, dout, s);
         for (int k = 0; k < 2; k++) {
             long r0, n;
             conv_plan_part(&plan, &ts, k, 2, &r0, &n);

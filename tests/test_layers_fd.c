@@ -78,7 +78,7 @@ static void test_conv(void **unused)
     c.r = rand_array(&r, nout, 1);
     float *din = zeros(nin), *dw = zeros(nw), *db = zeros(4), *dcols = zeros((size_t)(conv_rows(&c.s) * conv_cols(&c.s)));
     conv_loss(&c);
-    conv2d_backward(din, dw, NULL, db, c.cols, dcols, c.in, c.w, c.r, &c.s);
+    conv2d_backward(din, dw, NULL, NULL, db, c.cols, dcols, c.in, c.w, c.r, &c.s);
     expect_close(conv_loss, &c, c.in, din, nin, "conv input");
     expect_close(conv_loss, &c, c.w, dw, nw, "conv weight");
     expect_close(conv_loss, &c, c.b, db, 4, "conv bias");
@@ -142,7 +142,7 @@ static void test_convlstm(void **unused)
     float *dgates = zeros(cells * 4 * k.L), *dc_prev = zeros(nv), *dxin = zeros(cells * (k.F + k.L));
     float *dcols = zeros(cells * (k.F + k.L) * 9), *dw = zeros(nw), *db = zeros(4 * (size_t)k.L);
     lstm_cell_backward(dgates, dc_prev, k.rh, k.rc, k.gates, k.c, k.c_prev, (int)cells, k.L);
-    conv2d_backward(dxin, dw, NULL, db, k.cols, dcols, k.xin, k.w, dgates, &k.s);
+    conv2d_backward(dxin, dw, NULL, NULL, db, k.cols, dcols, k.xin, k.w, dgates, &k.s);
     float *df = zeros(cells * k.F), *dh_prev = zeros(nv);
     for (size_t p = 0; p < cells; p++) {
         memcpy(df + p * k.F, dxin + p * (k.F + k.L), sizeof(float) * (size_t)k.F);
