@@ -11,9 +11,9 @@
  * conv_direct.c: 10 accumulators of 8 floats); POINTS of the transformed domain. */
 enum { NR = 16, WT = 5, POINTS = 16, MAX_CIN = 256 };
 
-/* Every block of WT tiles reads all the transformed weights (16·cin·cout floats): the method pays while they
- * stay in the level-2 cache (512 KB here; the minatar ConvLSTM's are 393 KB), not for the Atari ConvLSTM's
- * 6.3 MB, which stays on one GEMM per layer. */
+/* Every block of WT tiles reads all the transformed weights (16·cin·cout floats), and the weight gradient's
+ * accumulator is as large: the method pays while they stay in the level-2 cache (512 KB here; the minatar
+ * ConvLSTM's are 393 KB), not for the Atari ConvLSTM's 6.3 MB, which stays on one GEMM per layer. */
 enum { MAX_PAIRS = 8192 };
 
 /* The weight gradient's blocks: WB tiles (the reduction length per pass over the sums) and KC input channels
@@ -75,7 +75,6 @@ static tile_at tile_position(const conv_shape *s, long t)
     const long per_image = (long)th * tw;
     return (tile_at){t / per_image, (int)(t % per_image / tw) * 2, (int)(t % tw) * 2};
 }
-
 
 int conv_winograd_available(const conv_shape *s)
 {

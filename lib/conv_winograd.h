@@ -1,12 +1,15 @@
 /* 3 × 3, stride-1, padding-1 convolutions by Winograd's minimal filtering F(2×2, 3×3) on AVX2 + FMA, picked at
- * run time (cpu_dispatch.h). Each 2 × 2 block of outputs ("tile") is computed from a 4 × 4 patch of the input:
- * the patch and the weights go to a transformed domain of 16 points, where the convolution becomes 16
- * independent products over the input channels, and the 16 products come back to the 2 × 2 outputs. That is
- * 16 multiply-adds per (tile, in, out) instead of the direct kernel's 36: 2.25 times fewer. The transforms are
- * additions only, vectorised over channels, a few per cent of the products at the ConvLSTM's sizes.
+ * run time (cpu_dispatch.h): the minatar ConvLSTM's forward, its input gradient (itself such a convolution,
+ * conv_plan_input_grad) and its weight gradient. Each 2 × 2 block of outputs ("tile") is computed from a 4 × 4
+ * patch of the input: the patch and the weights go to a transformed domain of 16 points, where the
+ * convolution becomes 16 independent products over the input channels, and the 16 products come back to the
+ * 2 × 2 outputs. That is 16 multiply-adds per (tile, in, out) instead of the direct kernel's 36: 2.25 times
+ * fewer. The transforms are additions (and halvings) vectorised over channels, a few per cent of the work at
+ * the ConvLSTM's sizes. Lavin and Gray, "Fast Algorithms for Convolutional Neural Networks" (2016), give the
+ * matrices; the weight gradient is the forward algorithm transposed (see conv_winograd_weight_grad).
  *
- * Rounding differs from the direct kernel (the transforms add and subtract before the products): the
- * comparison against the definition in tests/test_kernels.c holds it to the same tolerance as the other
+ * Rounding differs from the direct kernel (the transforms add and subtract around the products): the
+ * comparisons against the definition in tests/test_kernels.c hold it to the same tolerance as the other
  * paths, and each output's arithmetic is fixed, whichever thread computes it. */
 #ifndef ATTN_CONV_WINOGRAD_H
 #define ATTN_CONV_WINOGRAD_H
