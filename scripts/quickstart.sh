@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # A fresh Debian machine to a trained agent and pictures of where it looks: installs the packages, builds,
 # trains on minatar:breakout for a few minutes, plays the trained agent and draws its attention.
-#   FRAMES=N   how long to train (default 100000 environment steps: about 3 minutes on 2 cores)
+#   FRAMES=N   how long to train (default 100000 environment steps: about 2 minutes on 2 cores)
 #   OUT=DIR    where the run goes (default runs/breakout)
 set -euo pipefail
 cd "$(dirname "$0")/.."
