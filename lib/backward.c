@@ -44,11 +44,12 @@ static attn_status check_finite(const float *x, size_t n, const char *what)
 /* One step backward for the B environments of the record and scratch slices given, accumulating parameter
  * gradients into `g` and leaving in the scratch's carries the gradient reaching the state that entered it.
  * dx_plan: how the ConvLSTM's input gradient is computed (conv_plan_input_grad; CONV_UNFOLD: by
- * conv2d_backward's unfold-and-GEMM path). dwp[i]: where layer i's weight gradient accumulates on the direct kernel (the caller
- * unpacks it into g after the last step), or NULL to add it to g by unfolding. */
+ * conv2d_backward's unfold-and-GEMM path). dwp[i]: the accumulator where layer i's weight gradient sums by
+ * conv_wgrad_choose's method (the caller finishes it into g after the last step), or NULL to add it to g by
+ * unfolding; dws: the accumulators' scratch; kscratch: this thread's convolution-kernel scratch. */
 static void step_backward(const attn_model *m, const weights *g, scratch *x, const step_record *r, int B,
-                          const conv_plan *dx_plan, float *const *dwp, float *dws, const float *dlogits,
-                          const float *dvalues)
+                          const conv_plan *dx_plan, float *kscratch, float *const *dwp, float *dws,
+                          const float *dlogits, const float *dvalues)
 {
     const dims *d = &m->d;
     const weights *w = &m->w;
@@ -92,7 +93,7 @@ static void step_backward(const attn_model *m, const weights *g, scratch *x, con
         conv2d_backward(NULL, g->clstm_w, dwp[d->nconv], dws, g->clstm_b, x->cols, x->dcols, x->xin, w->clstm_w,
                         x->dvgates, &ls);
         conv_shape ts = conv_direct_input_grad_shape(&ls);
-        conv_plan_forward_rows(x->dxin, NULL, x->dvgates, NULL, dx_plan, NULL, &ts, 0, conv_rows(&ts));
+        conv_plan_forward_rows(x->dxin, NULL, kscratch, x->dvgates, NULL, dx_plan, NULL, &ts, 0, conv_rows(&ts));
     } else {
         conv2d_backward(x->dxin, g->clstm_w, dwp[d->nconv], dws, g->clstm_b, x->cols, x->dcols, x->xin,
                         w->clstm_w, x->dvgates, &ls);
@@ -153,7 +154,8 @@ static void backward_slice(void *ctx, int k)
     memset(x.dvc, 0, sizeof(float) * vs);
     memset(x.dph, 0, sizeof(float) * ps);
     memset(x.dpc, 0, sizeof(float) * ps);
-    /* The direct kernel's weight gradients sum over every step in this thread's own buffer, unpacked once. */
+    /* Weight gradients on Winograd or the direct kernel sum over every step into this thread's own
+     * accumulators, turned into g's layout once at the end. */
     long at[ATTN_MAX_CONV_LAYERS + 1], scratch_at;
     float *dwp[ATTN_MAX_CONV_LAYERS + 1];
     wgrad_packed_layout(d, at, &scratch_at);
@@ -161,11 +163,12 @@ static void backward_slice(void *ctx, int k)
     if (mine) memset(mine, 0, sizeof(float) * (size_t)scratch_at);
     for (int i = 0; i <= d->nconv; i++) dwp[i] = mine && at[i] >= 0 ? mine + at[i] : NULL;
     float *dws = mine ? mine + scratch_at : NULL;
+    float *kscratch = s->kscratch ? s->kscratch + (size_t)k * s->kscratch_floats : NULL;
     for (int t = s->recorded - 1; t >= 0; t--) {
         step_record r;
         record_slice(&r, &s->tape[t], d, b0);
         const size_t row = (size_t)t * s->B + (size_t)b0;
-        step_backward(m, &g, &x, &r, n, &j->dx_plan, dwp, dws, j->dlogits ? j->dlogits + row * d->A : NULL,
+        step_backward(m, &g, &x, &r, n, &j->dx_plan, kscratch, dwp, dws, j->dlogits ? j->dlogits + row * d->A : NULL,
                       j->dvalues ? j->dvalues + row : NULL);
     }
     for (int i = 0; i <= d->nconv; i++) {

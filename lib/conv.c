@@ -183,11 +183,17 @@ static long winograd_unit_at(const conv_shape *s, long r)
     return r / per_image * ((s->oh + 1) / 2) + r % per_image / s->ow / 2;
 }
 
-void conv_plan_forward_rows(float *out, float *cols, const float *in, const float *w, const conv_plan *plan,
-                            const float *b, const conv_shape *s, long r0, long n)
+long conv_plan_scratch_floats(const conv_shape *s)
+{
+    return conv_winograd_available(s) ? conv_winograd_scratch_floats(s) : 0;
+}
+
+void conv_plan_forward_rows(float *out, float *cols, float *scratch, const float *in, const float *w,
+                            const conv_plan *plan, const float *b, const conv_shape *s, long r0, long n)
 {
     if (plan->method == CONV_WINOGRAD)
-        conv_winograd_forward_units(out, in, plan->wp, b, s, winograd_unit_at(s, r0), winograd_unit_at(s, r0 + n));
+        conv_winograd_forward_units(out, in, plan->wp, b, s, winograd_unit_at(s, r0), winograd_unit_at(s, r0 + n),
+                                    scratch);
     else if (plan->method == CONV_DIRECT)
         conv_direct_forward_rows(out, in, plan->wp, b, s, r0, n);
     else

@@ -102,10 +102,12 @@ long conv_plan_input_grad(conv_plan *plan, float *buf, const float *w, const con
 /* Part k of `parts` of the output rows, [*r0, *r0 + *n): contiguous, in order, covering all rows, and on the
  * boundaries the plan's method can start at (whole rows of Winograd tiles). */
 void conv_plan_part(const conv_plan *plan, const conv_shape *s, int k, int parts, long *r0, long *n);
-/* conv2d_forward_rows by the plan's method, for rows [r0, r0 + n) from conv_plan_part (or all rows); `cols` is
- * unused by CONV_DIRECT and CONV_WINOGRAD. */
-void conv_plan_forward_rows(float *out, float *cols, const float *in, const float *w, const conv_plan *plan,
-                            const float *b, const conv_shape *s, long r0, long n);
+/* conv2d_forward_rows by the plan's method, for rows [r0, r0 + n) from conv_plan_part (or all rows). `cols` is
+ * the unfolding methods' scratch, `scratch` CONV_WINOGRAD's (conv_plan_scratch_floats(s), one per concurrent
+ * part); each may be NULL where the method does not use it. */
+long conv_plan_scratch_floats(const conv_shape *s);
+void conv_plan_forward_rows(float *out, float *cols, float *scratch, const float *in, const float *w,
+                            const conv_plan *plan, const float *b, const conv_shape *s, long r0, long n);
 
 /* How attn_backward sums a layer's weight gradient over an unroll, chosen per shape and CPU: in Winograd's
  * transformed domain (conv_winograd.h), in the direct kernel's packed layout (conv_direct.h), or unfolded and

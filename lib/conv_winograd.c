@@ -9,7 +9,7 @@
 
 /* NR output channels per weight panel; WT tiles per block, the rows of the products' register tile (as in
  * conv_direct.c: 10 accumulators of 8 floats); POINTS of the transformed domain. */
-enum { NR = 16, WT = 5, POINTS = 16, MAX_CIN = 256 };
+enum { NR = 16, WT = 5, POINTS = 16 };
 
 /* Every block of WT tiles reads all the transformed weights (16·cin·cout floats), and the weight gradient's
  * accumulator is as large: the method pays while they stay in the level-2 cache (512 KB here; the minatar
@@ -21,6 +21,8 @@ enum { MAX_PAIRS = 8192 };
 enum { WB = 40, KC = 6 };
 
 long conv_winograd_packed_floats(const conv_shape *s) { return (long)POINTS * s->cin * s->cout; }
+
+long conv_winograd_scratch_floats(const conv_shape *s) { return (long)POINTS * WT * (s->cin + NR); }
 
 long conv_winograd_units(const conv_shape *s) { return (long)s->B * ((s->oh + 1) / 2); }
 
@@ -78,7 +80,7 @@ static tile_at tile_position(const conv_shape *s, long t)
 
 int conv_winograd_available(const conv_shape *s)
 {
-    if (s->k != 3 || s->stride != 1 || s->pad != 1 || s->cin % 8 || s->cin > MAX_CIN || s->cout % NR ||
+    if (s->k != 3 || s->stride != 1 || s->pad != 1 || s->cin % 8 || s->cout % NR ||
         (long)s->cin * s->cout > MAX_PAIRS)
         return 0;
     return cpu_use_avx2_fma();
@@ -194,13 +196,13 @@ __attribute__((target("avx2"))) static void output_transform(float *out, const f
 }
 
 /* Blocks of WT tiles: transform their patches once (they stay in the level-1 cache, 15 KB at 48 channels),
- * then for each panel the 16 point products and the way back. */
+ * then for each panel the 16 point products (into m, 5 KB) and the way back. */
 void conv_winograd_forward_units(float *out, const float *in, const float *up, const float *b, const conv_shape *s,
-                                 long u0, long u1)
+                                 long u0, long u1, float *scratch)
 {
     const int tw = (s->ow + 1) / 2, cin = s->cin, panels = s->cout / NR;
     const long t1 = u1 * tw;
-    float v[POINTS * WT * MAX_CIN], m[POINTS * WT * NR];
+    float *v = scratch, *m = scratch + (long)POINTS * WT * cin;
     for (long t = u0 * tw; t < t1; t += WT) {
         const int nt = t1 - t < WT ? (int)(t1 - t) : WT;
         input_transform(v, WT, in, s, t, nt, WT);
@@ -392,9 +394,9 @@ void conv_winograd_finish_weight_grad(float *dw, const float *acc, const conv_sh
 }
 
 void conv_winograd_forward_units(float *out, const float *in, const float *up, const float *b, const conv_shape *s,
-                                 long u0, long u1)
+                                 long u0, long u1, float *scratch)
 {
-    (void)out, (void)in, (void)up, (void)b, (void)s, (void)u0, (void)u1;
+    (void)out, (void)in, (void)up, (void)b, (void)s, (void)u0, (void)u1, (void)scratch;
 }
 
 #endif

@@ -17,8 +17,8 @@
 #include "conv.h"
 
 /* Non-zero when shape s can run here: k = 3, stride 1, padding 1, in channels a multiple of 8 (the input
- * transform runs 8 channels at a time) and at most 256, out channels a multiple of 16, at most 8192 (in, out)
- * pairs (the transformed weights must fit the level-2 cache); AVX2 and FMA. */
+ * transform runs 8 channels at a time), out channels a multiple of 16, at most 8192 (in, out) pairs (the
+ * transformed weights must fit the level-2 cache); AVX2 and FMA. */
 int conv_winograd_available(const conv_shape *s);
 
 /* Floats of the transformed weights, [cout/16][16 points][cin][16]: a panel's 16 points are one run. */
@@ -33,10 +33,13 @@ void conv_winograd_transform(float *up, const float *dp, const conv_shape *s);
 long conv_winograd_units(const conv_shape *s);
 long conv_winograd_unit_row(const conv_shape *s, long u);
 
-/* Output rows [conv_winograd_unit_row(u0), conv_winograd_unit_row(u1)) of out [B·oh·ow][cout] = in ⋆ w + b, with
- * up from conv_winograd_pack; touches only those rows of out. */
+/* Output rows [conv_winograd_unit_row(u0), conv_winograd_unit_row(u1)) of out [B·oh·ow][cout] = in ⋆ w + b (with
+ * b NULL, out += in ⋆ w), with up from conv_winograd_transform; touches only those rows of out. `scratch`:
+ * conv_winograd_scratch_floats(s) floats of the caller's (kept off the stack: a host's thread may have a small
+ * one), one per concurrent call. */
+long conv_winograd_scratch_floats(const conv_shape *s);
 void conv_winograd_forward_units(float *out, const float *in, const float *up, const float *b, const conv_shape *s,
-                                 long u0, long u1);
+                                 long u0, long u1, float *scratch);
 
 /* The weight gradient (F(2×2, 3×3) transposed): conv_winograd_weight_grad adds the transformed-domain sums of
  * shape s's tiles for output gradient dout and input in to acc (conv_winograd_weight_grad_floats floats, zero

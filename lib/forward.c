@@ -133,6 +133,8 @@ typedef struct gates_job {
     const conv_plan *plan;
     const float *xin, *w, *b, *c_prev;
     float *gates, *cols, *h, *c;
+    float *scratch;      /* part k's kernel scratch is scratch + k·scratch_floats */
+    long scratch_floats;
     int L, parts;
 } gates_job;
 
@@ -142,7 +144,8 @@ static void gates_part(void *ctx, int k)
     const gates_job *g = ctx;
     long r0, n;
     conv_plan_part(g->plan, g->s, k, g->parts, &r0, &n);
-    conv_plan_forward_rows(g->gates, g->cols, g->xin, g->w, g->plan, g->b, g->s, r0, n);
+    float *scratch = g->scratch ? g->scratch + k * g->scratch_floats : NULL;
+    conv_plan_forward_rows(g->gates, g->cols, scratch, g->xin, g->w, g->plan, g->b, g->s, r0, n);
     lstm_cell_forward(g->h + r0 * g->L, g->c + r0 * g->L, g->gates + r0 * 4 * g->L, g->c_prev + r0 * g->L, (int)n,
                       g->L);
 }
@@ -166,9 +169,10 @@ static void core_part(void *ctx, int k)
 /* One step for the B environments of the record and scratch slices given. `split`, when not NULL, is an idle
  * pool whose threads share the ConvLSTM (by far the largest GEMM) in fixed blocks of grid cells and, for a
  * single environment, the policy LSTM's gate products in fixed blocks of columns; fixed blocks keep a thread
- * count's results bitwise repeatable. */
+ * count's results bitwise repeatable. kscratch: the convolution kernels' scratch, kscratch_floats per thread
+ * (this thread's own, or with `split` the first of the pool's). */
 static void step_forward(const attn_model *m, step_record *r, scratch *x, const conv_plan *plans, pool *split,
-                         int B, float *logits, float *values)
+                         float *kscratch, long kscratch_floats, int B, float *logits, float *values)
 {
     const dims *d = &m->d;
     const weights *w = &m->w;
@@ -177,7 +181,8 @@ static void step_forward(const attn_model *m, step_record *r, scratch *x, const 
     const float *in = r->x;
     for (int i = 0; i < d->nconv; i++) {
         conv_shape cs = layer_shape(d, i, B);
-        conv_plan_forward_rows(r->conv[i], x->cols, in, w->conv_w[i], &plans[i], w->conv_b[i], &cs, 0, conv_rows(&cs));
+        conv_plan_forward_rows(r->conv[i], x->cols, kscratch, in, w->conv_w[i], &plans[i], w->conv_b[i], &cs, 0,
+                               conv_rows(&cs));
         relu_forward(r->conv[i], (size_t)conv_rows(&cs) * cs.cout);
         in = r->conv[i];
     }
@@ -185,7 +190,7 @@ static void step_forward(const attn_model *m, step_record *r, scratch *x, const 
     convlstm_concat(x->xin, in, r->vh_prev, d, B);
     gates_job gj = {.s = &ls, .xin = x->xin, .w = w->clstm_w, .plan = &plans[d->nconv], .b = w->clstm_b,
                     .c_prev = r->vc_prev, .gates = r->vgates, .cols = x->cols, .h = r->vh, .c = r->vc,
-                    .L = d->L, .parts = 1};
+                    .scratch = kscratch, .scratch_floats = kscratch_floats, .L = d->L, .parts = 1};
     if (split) {
         gj.parts = pool_threads(split);
         pool_run(split, gj.parts, gates_part, &gj);
@@ -254,7 +259,9 @@ static void forward_slice(void *ctx, int k)
     record_slice(&r, j->r, d, b0);
     scratch_slice(&x, &j->s->s, d, b0);
     pool *split = j->s->threads == 1 ? j->s->workers : NULL; /* one slice, idle threads: share its ConvLSTM */
-    step_forward(j->m, &r, &x, j->plans, split, n, j->logits ? j->logits + (size_t)b0 * d->A : NULL,
+    const long ks = j->s->kscratch_floats;
+    float *kscratch = j->s->kscratch ? j->s->kscratch + (size_t)k * ks : NULL;
+    step_forward(j->m, &r, &x, j->plans, split, kscratch, ks, n, j->logits ? j->logits + (size_t)b0 * d->A : NULL,
                  j->values ? j->values + b0 : NULL);
     leave_step(j->s, j->r, d, b0, n);
 }

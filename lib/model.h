@@ -97,6 +97,9 @@ struct attn_state {
     float *wgrad_packed;       /* [threads][wgrad_packed_floats] each thread's sums of the weight gradients that
                                   the direct kernel computes, over a whole attn_backward (NULL if none) */
     long wgrad_packed_floats;
+    float *kscratch;           /* [model threads][kscratch_floats] each thread's scratch for the convolution kernels
+                                  that need one (Winograd's), in forward and backward alike */
+    long kscratch_floats;
     void *memory;              /* the one allocation behind all of the above */
 };
 

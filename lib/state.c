@@ -105,6 +105,19 @@ void scratch_slice(scratch *out, const scratch *s, const dims *d, long b0)
     scratch_fields(out, d, slice_field, &b0);
 }
 
+/* Floats of one thread's attn_state.kscratch: the most any conv layer's forward plan or the ConvLSTM's input
+ * gradient plan asks for. */
+static long kernel_scratch_floats(const dims *d, int B)
+{
+    long most = 0;
+    for (int i = 0; i <= d->nconv; i++) {
+        conv_shape cs = layer_shape(d, i, B);
+        most = max_l(most, conv_plan_scratch_floats(&cs));
+    }
+    conv_shape gates = layer_shape(d, d->nconv, B), dx = conv_direct_input_grad_shape(&gates);
+    return max_l(most, conv_plan_scratch_floats(&dx));
+}
+
 /* Floats of attn_state.packed: every conv layer's weights as the forward pass packs them for B environments
  * (the method can depend on B), or the ConvLSTM's as the backward pass packs them for its input gradient,
  * whichever is larger (the passes never overlap). */
@@ -136,6 +149,8 @@ static void layout_state(carver *c, attn_state *st, const dims *d, size_t nparam
     st->packed = TAKE_F(c, packed_floats(d, st->B));
     long at[ATTN_MAX_CONV_LAYERS + 1];
     long scratch_at;
+    st->kscratch_floats = kernel_scratch_floats(d, (int)B);
+    st->kscratch = st->kscratch_floats ? TAKE_F(c, (size_t)st->model->threads * st->kscratch_floats) : NULL;
     st->wgrad_packed_floats = wgrad_packed_layout(d, at, &scratch_at);
     st->wgrad_packed =
         st->T > 0 && st->wgrad_packed_floats ? TAKE_F(c, (size_t)st->threads * st->wgrad_packed_floats) : NULL;

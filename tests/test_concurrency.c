@@ -5,6 +5,7 @@
  * reports any unsynchronised access the concurrent half makes, even one that happened not to change a result.
  *
  * cmocka's assertions longjmp, so the threads only record what happened; the main thread asserts. */
+#include <math.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -297,11 +298,63 @@ static void test_shared_model_forward_in_threads_matches_sequential(void **unuse
     attn_config_destroy(cfg);
 }
 
+/* A host may call the library from a thread with a small stack (game engines' job threads often have 64 KB to
+ * 256 KB): the convolution kernels keep their scratch in the state, not on the stack. A minatar model with
+ * several environments (Winograd's kernels, whose scratch was once an 85 KB stack array) records and learns on
+ * a thread of 128 KB — of which glibc gives the static thread-local storage of the libraries loaded (OpenBLAS's
+ * is about 64 KB here) — on the host's thread alone (1 thread) and with a worker (2). */
+typedef struct small_stack_job {
+    int threads;
+    attn_status status;
+    float logits[3][4 * 6];
+} small_stack_job;
+
+static void *small_stack_run(void *arg)
+{
+    small_stack_job *j = arg;
+    attn_config *cfg = minatar_config(4, 6);
+    attn_model *m = NULL;
+    attn_state *s = NULL;
+    uint8_t obs[4 * 10 * 10 * 4];
+    float values[3][4], dlogits[3 * 4 * 6], dvalues[3 * 4];
+    for (size_t i = 0; i < sizeof obs; i++) obs[i] = (uint8_t)(i * 37 % 5 == 0);
+    for (size_t i = 0; i < sizeof dlogits / sizeof *dlogits; i++) dlogits[i] = (float)((int)(i % 5) - 2) * 0.01f;
+    for (size_t i = 0; i < sizeof dvalues / sizeof *dvalues; i++) dvalues[i] = 0.01f;
+    j->status = cfg ? attn_config_set(cfg, ATTN_CFG_THREADS, j->threads) : ATTN_ERR_NOMEM;
+    if (!j->status) j->status = attn_model_create(&m, cfg, 3);
+    if (!j->status) j->status = attn_state_create(&s, m, 4, 3);
+    for (int t = 0; t < 3 && !j->status; t++)
+        j->status = attn_forward(m, s, ATTN_FORWARD_RECORD, obs, sizeof obs, NULL, NULL, NULL, j->logits[t], values[t]);
+    if (!j->status) j->status = attn_backward(m, s, dlogits, dvalues);
+    attn_state_destroy(s);
+    attn_model_destroy(m);
+    attn_config_destroy(cfg);
+    return NULL;
+}
+
+static void test_small_host_stack(void **unused)
+{
+    (void)unused;
+    for (int threads = 1; threads <= 2; threads++) {
+        small_stack_job job = {.threads = threads};
+        pthread_attr_t attr;
+        pthread_t thread;
+        assert_int_equal(pthread_attr_init(&attr), 0);
+        assert_int_equal(pthread_attr_setstacksize(&attr, 128 * 1024), 0);
+        assert_int_equal(pthread_create(&thread, &attr, small_stack_run, &job), 0);
+        assert_int_equal(pthread_join(thread, NULL), 0);
+        pthread_attr_destroy(&attr);
+        assert_int_equal(job.status, ATTN_OK);
+        for (size_t i = 0; i < sizeof job.logits / sizeof(float); i++) assert_true(isfinite((&job.logits[0][0])[i]));
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_trainers_in_threads_match_sequential),
         cmocka_unit_test(test_shared_model_forward_in_threads_matches_sequential),
+        cmocka_unit_test(test_small_host_stack),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -148,6 +148,7 @@ static void test_conv_matches_definition(void **unused)
             free(buf);
             conv_plan plan;
             float *up = malloc(sizeof(float) * (size_t)conv_plan_floats(s));
+            float *scratch = malloc(sizeof(float) * (size_t)conv_plan_scratch_floats(s));
             assert_int_equal(conv_plan_prepare(&plan, up, w, s), conv_plan_floats(s));
             assert_int_equal(plan.method, CONV_WINOGRAD);
             for (size_t v = 0; v < nout; v++) o1[v] = NAN;
@@ -156,14 +157,14 @@ static void test_conv_matches_definition(void **unused)
                 long r0, n;
                 conv_plan_part(&plan, s, k, 3, &r0, &n);
                 assert_int_equal(r0, next);
-                conv_plan_forward_rows(o1, cols, in, w, &plan, b, s, r0, n);
+                conv_plan_forward_rows(o1, cols, scratch, in, w, &plan, b, s, r0, n);
                 next = r0 + n;
             }
             assert_int_equal(next, conv_rows(s));
             snprintf(what, sizeof what, "winograd k%d s%d p%d %dx%dx%d", s->k, s->stride, s->pad, s->ih, s->iw,
                      s->cin);
             assert_close_arrays(o1, o2, nout, what);
-            free(up);
+            free(up), free(scratch);
         }
         free(in), free(w), free(b), free(o1), free(o2), free(wp), free(cols);
     }
@@ -281,6 +282,7 @@ static void test_direct_input_grad_matches_unfolded(void **unused)
         /* As the backward pass plans it (Winograd where the transposed shape allows), in two parts. */
         conv_plan plan;
         float *pp = malloc(sizeof(float) * (size_t)conv_plan_input_grad_floats(s));
+        float *scratch = malloc(sizeof(float) * (size_t)(conv_plan_scratch_floats(&ts) + 1));
         assert_true(conv_plan_input_grad(&plan, pp, w, s) <= conv_plan_input_grad_floats(s));
         assert_int_equal(plan.method, conv_winograd_available(&ts) ? CONV_WINOGRAD : CONV_DIRECT);
         fill_uniform(&r, din2, nin, -1, 1);
@@ -289,12 +291,12 @@ static void test_direct_input_grad_matches_unfolded(void **unused)
         for (int k = 0; k < 2; k++) {
             long r0, n;
             conv_plan_part(&plan, &ts, k, 2, &r0, &n);
-            conv_plan_forward_rows(din2, NULL, dout, NULL, &plan, NULL, &ts, r0, n);
+            conv_plan_forward_rows(din2, NULL, scratch, dout, NULL, &plan, NULL, &ts, r0, n);
         }
         snprintf(what, sizeof what, "%s dx k%d p%d %dx%dx%d", plan.method == CONV_WINOGRAD ? "winograd" : "planned",
                  s->k, s->pad, s->ih, s->iw, s->cin);
         assert_close_arrays(din2, din1, nin, what);
-        free(pp);
+        free(pp), free(scratch);
         free(in), free(w), free(dout), free(din1), free(din2), free(dw), free(db), free(cols), free(dcols), free(wp);
     }
 }
