@@ -149,22 +149,30 @@ void conv_plan_part(const conv_plan *plan, const conv_shape *s, int k, int parts
     *n = rows * (k + 1) / parts - *r0;
 }
 
+/* Winograd for the input gradient of s: its transposed shape can run it, and the direct kernel's packing of
+ * the transposed weights (panels over s's in channels), which the transform starts from, applies. */
+static int input_grad_winograd(const conv_shape *s)
+{
+    const conv_shape ts = conv_direct_input_grad_shape(s);
+    return s->stride == 1 && s->pad <= s->k - 1 && s->cin % 16 == 0 && conv_winograd_available(&ts);
+}
+
 long conv_plan_input_grad_floats(const conv_shape *s)
 {
     const conv_shape ts = conv_direct_input_grad_shape(s);
-    if (!conv_direct_input_grad_available(s)) return 0;
-    if (conv_winograd_available(&ts)) return conv_winograd_packed_floats(&ts) + conv_direct_packed_floats(&ts);
-    return conv_direct_packed_floats(&ts);
+    if (input_grad_winograd(s)) return conv_winograd_packed_floats(&ts) + conv_direct_packed_floats(&ts);
+    if (conv_direct_input_grad_available(s)) return conv_direct_packed_floats(&ts);
+    return 0;
 }
 
 long conv_plan_input_grad(conv_plan *plan, float *buf, const float *w, const conv_shape *s)
 {
     const conv_shape ts = conv_direct_input_grad_shape(s);
-    if (!conv_direct_input_grad_available(s)) {
+    if (!input_grad_winograd(s) && !conv_direct_input_grad_available(s)) {
         *plan = (conv_plan){CONV_UNFOLD, NULL};
         return 0;
     }
-    if (conv_winograd_available(&ts)) {
+    if (input_grad_winograd(s)) {
         float *direct = buf + conv_winograd_packed_floats(&ts);
         conv_direct_pack_input_grad(direct, w, s);
         conv_winograd_transform(buf, direct, &ts);

@@ -1,6 +1,7 @@
 #include "conv_winograd.h"
 
 #include "cpu_dispatch.h"
+#include "gemm.h"
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__)) && !defined(ATTN_FLOAT64)
 #define CONV_WINOGRAD_X86 1
@@ -11,18 +12,33 @@
  * conv_direct.c: 10 accumulators of 8 floats); POINTS of the transformed domain. */
 enum { NR = 16, WT = 5, POINTS = 16 };
 
-/* Every block of WT tiles reads all the transformed weights (16·cin·cout floats), and the weight gradient's
- * accumulator is as large: the method pays while they stay in the level-2 cache (512 KB here; the minatar
- * ConvLSTM's are 393 KB), not for the Atari ConvLSTM's 6.3 MB, which stays on one GEMM per layer. */
+/* The transformed weights and the weight gradient's sums are 16·cin·cout floats each: up to MAX_PAIRS (in,
+ * out) pairs they stay in the level-2 cache (512 KB here; the minatar ConvLSTM's are 393 KB) and the kernels
+ * below sweep them once per block of tiles; past it (the Atari ConvLSTM's 6.3 MB) the loops are arranged so
+ * that they stream from level 3 once per many tiles instead. */
 enum { MAX_PAIRS = 8192 };
 
 /* The weight gradient's blocks: WB tiles (the reduction length per pass over the sums) and KC input channels
- * per register tile (12 accumulators, as conv_direct.c's). */
-enum { WB = 40, KC = 6 };
+ * per register tile (12 accumulators, as conv_direct.c's). Past MAX_PAIRS, where one pass over the sums
+ * (16·cin·cout floats) would stream from level 3 for every block, chunks of WB_GEMM tiles instead, each point's
+ * sums one GEMM over the chunk's tiles. */
+enum { WB = 40, KC = 6, WB_GEMM = 64 };
+
+static int weight_grad_by_gemm(const conv_shape *s) { return (long)s->cin * s->cout > MAX_PAIRS; }
+static int weight_grad_chunk(const conv_shape *s) { return weight_grad_by_gemm(s) ? WB_GEMM : WB; }
 
 long conv_winograd_packed_floats(const conv_shape *s) { return (long)POINTS * s->cin * s->cout; }
 
-long conv_winograd_scratch_floats(const conv_shape *s) { return (long)POINTS * WT * (s->cin + NR); }
+/* Blocks of tiles per pass over the transformed weights: one while the weights stay in the level-2 cache
+ * between blocks (512 KB here; the minatar ConvLSTM's are 393 KB); for larger ones (the Atari ConvLSTM's 6.3
+ * MB) eight, so that each point's weights (12 KB a panel) serve eight blocks from the level-1 cache and the
+ * whole set streams once per 40 tiles instead of once per 5. */
+static int subblocks(const conv_shape *s) { return (long)s->cin * s->cout <= MAX_PAIRS ? 1 : 8; }
+
+long conv_winograd_scratch_floats(const conv_shape *s)
+{
+    return (long)POINTS * WT * subblocks(s) * (s->cin + NR);
+}
 
 long conv_winograd_units(const conv_shape *s) { return (long)s->B * ((s->oh + 1) / 2); }
 
@@ -80,9 +96,7 @@ static tile_at tile_position(const conv_shape *s, long t)
 
 int conv_winograd_available(const conv_shape *s)
 {
-    if (s->k != 3 || s->stride != 1 || s->pad != 1 || s->cin % 8 || s->cout % NR ||
-        (long)s->cin * s->cout > MAX_PAIRS)
-        return 0;
+    if (s->k != 3 || s->stride != 1 || s->pad != 1 || s->cin % 8 || s->cout % NR) return 0;
     return cpu_use_avx2_fma();
 }
 
@@ -195,22 +209,30 @@ __attribute__((target("avx2"))) static void output_transform(float *out, const f
     }
 }
 
-/* Blocks of WT tiles: transform their patches once (they stay in the level-1 cache, 15 KB at 48 channels),
- * then for each panel the 16 point products (into m, 5 KB) and the way back. */
+/* Super-blocks of `sub` blocks of WT tiles: transform their patches once (v: [point][tile][cin], in the level-1
+ * cache for one block of the minatar ConvLSTM, 15 KB), then for each panel and point the products of every
+ * block (m: [block][point][tile][16]) against that point's weights, which stay in the level-1 cache across the
+ * blocks, and for each block the way back. */
 void conv_winograd_forward_units(float *out, const float *in, const float *up, const float *b, const conv_shape *s,
                                  long u0, long u1, float *scratch)
 {
-    const int tw = (s->ow + 1) / 2, cin = s->cin, panels = s->cout / NR;
+    const int tw = (s->ow + 1) / 2, cin = s->cin, panels = s->cout / NR, sub = subblocks(s), ld = WT * sub;
     const long t1 = u1 * tw;
-    float *v = scratch, *m = scratch + (long)POINTS * WT * cin;
-    for (long t = u0 * tw; t < t1; t += WT) {
-        const int nt = t1 - t < WT ? (int)(t1 - t) : WT;
-        input_transform(v, WT, in, s, t, nt, WT);
+    float *v = scratch, *m = scratch + (long)POINTS * ld * cin;
+    for (long t = u0 * tw; t < t1; t += ld) {
+        const int nt = t1 - t < ld ? (int)(t1 - t) : ld, blocks = (nt + WT - 1) / WT;
+        input_transform(v, ld, in, s, t, nt, blocks * WT);
         for (int j = 0; j < panels; j++) {
-            for (int p = 0; p < POINTS; p++)
-                point_product(m + (long)p * WT * NR, v + (long)p * WT * cin, up + ((long)j * POINTS + p) * cin * NR,
-                              cin);
-            output_transform(out, m, b ? b + j * NR : NULL, s, t, nt, j);
+            for (int p = 0; p < POINTS; p++) {
+                const float *u = up + ((long)j * POINTS + p) * cin * NR;
+                for (int q = 0; q < blocks; q++)
+                    point_product(m + ((long)q * POINTS + p) * WT * NR, v + ((long)p * ld + q * WT) * cin, u, cin);
+            }
+            for (int q = 0; q < blocks; q++) {
+                const int in_block = nt - q * WT < WT ? nt - q * WT : WT;
+                output_transform(out, m + (long)q * POINTS * WT * NR, b ? b + j * NR : NULL, s, t + q * WT, in_block,
+                                 j);
+            }
         }
     }
 }
@@ -232,7 +254,7 @@ long conv_winograd_weight_grad_floats(const conv_shape *s) { return (long)POINTS
 
 long conv_winograd_weight_grad_scratch_floats(const conv_shape *s)
 {
-    return (long)POINTS * WB * (s->cin + s->cout);
+    return (long)POINTS * weight_grad_chunk(s) * (s->cin + s->cout);
 }
 
 /* gd[ξ][i][o] (ld tiles per point) ← (A·g·Aᵀ)[ξ] of tile t + i's 2 × 2 output gradient g (zeros past the
@@ -311,53 +333,63 @@ __attribute__((target("avx2,fma"))) static void point_accumulate(float *m, const
     SUM_ADD(5);
 }
 
+/* The sums: acc [cout/16][ξ][cin][16] by the register tiles, or [ξ][cin][cout] by the GEMMs. */
 void conv_winograd_weight_grad(float *acc, float *scratch, const float *in, const float *dout, const conv_shape *s)
 {
-    const int cin = s->cin, cout = s->cout, panels = cout / NR;
+    const int cin = s->cin, cout = s->cout, panels = cout / NR, chunk = weight_grad_chunk(s);
     const long tiles = (long)s->B * ((s->oh + 1) / 2) * ((s->ow + 1) / 2);
-    float *v = scratch, *gd = scratch + (long)POINTS * WB * cin;
-    for (long t = 0; t < tiles; t += WB) {
-        const int nt = tiles - t < WB ? (int)(tiles - t) : WB;
-        input_transform(v, WB, in, s, t, nt, nt);
-        dout_transform(gd, WB, dout, s, t, nt);
-        for (int p = 0; p < POINTS; p++) /* one point's rows of gd and v stay in the level-1 cache */
+    float *v = scratch, *gd = scratch + (long)POINTS * chunk * cin;
+    for (long t = 0; t < tiles; t += chunk) {
+        const int nt = tiles - t < chunk ? (int)(tiles - t) : chunk;
+        input_transform(v, chunk, in, s, t, nt, nt);
+        dout_transform(gd, chunk, dout, s, t, nt);
+        for (int p = 0; p < POINTS; p++) { /* one point's rows of gd and v stay in the level-1 cache */
+            const float *vp = v + (long)p * chunk * cin, *gp = gd + (long)p * chunk * cout;
+            if (chunk == WB_GEMM) { /* acc[ξ] += vᵀ·gd over the chunk's tiles */
+                gemm(1, 0, cin, cout, nt, 1.0f, vp, cin, gp, cout, 1.0f, acc + (long)p * cin * cout, cout);
+                continue;
+            }
             for (int j = 0; j < panels; j++)
                 for (int c0 = 0; c0 < cin; c0 += KC)
-                    point_accumulate(acc + (((long)j * POINTS + p) * cin + c0) * NR, gd + (long)p * WB * cout + j * NR,
-                                     cout, v + (long)p * WB * cin + c0, cin, nt);
+                    point_accumulate(acc + (((long)j * POINTS + p) * cin + c0) * NR, gp + j * NR, cout, vp + c0, cin,
+                                     nt);
+        }
     }
 }
 
-/* dw[o][c][ky][kx] += (Gᵀ·M·G)[ky][kx] with Gᵀ = [1 ½ ½ 0; 0 ½ −½ 0; 0 ½ ½ 1], 8 output channels at a time. */
+/* dw[o][c][ky][kx] += (Gᵀ·M·G)[ky][kx] with Gᵀ = [1 ½ ½ 0; 0 ½ −½ 0; 0 ½ ½ 1], 8 output channels at a time,
+ * from either layout of the sums. */
 __attribute__((target("avx2"))) void conv_winograd_finish_weight_grad(float *dw, const float *acc,
                                                                       const conv_shape *s)
 {
-    const int cin = s->cin, panels = s->cout / NR;
+    const int cin = s->cin, cout = s->cout, by_gemm = weight_grad_by_gemm(s);
     const __m256 half = _mm256_set1_ps(0.5f);
-    for (int j = 0; j < panels; j++)
-        for (int c = 0; c < cin; c++)
-            for (int h = 0; h < NR; h += 8) {
-                __m256 q[4][4], r[3][4];
-                for (int p = 0; p < POINTS; p++)
-                    q[p / 4][p % 4] = _mm256_loadu_ps(acc + (((long)j * POINTS + p) * cin + c) * NR + h);
-                for (int x = 0; x < 4; x++) { /* Gᵀ·M, column x */
-                    const __m256 inner = _mm256_mul_ps(_mm256_add_ps(q[1][x], q[2][x]), half);
-                    r[0][x] = _mm256_add_ps(q[0][x], inner);
-                    r[1][x] = _mm256_mul_ps(_mm256_sub_ps(q[1][x], q[2][x]), half);
-                    r[2][x] = _mm256_add_ps(inner, q[3][x]);
-                }
-                float y[9][8];
-                for (int k = 0; k < 3; k++) { /* (Gᵀ·M)·G, row k */
-                    const __m256 inner = _mm256_mul_ps(_mm256_add_ps(r[k][1], r[k][2]), half);
-                    _mm256_storeu_ps(y[k * 3], _mm256_add_ps(r[k][0], inner));
-                    _mm256_storeu_ps(y[k * 3 + 1], _mm256_mul_ps(_mm256_sub_ps(r[k][1], r[k][2]), half));
-                    _mm256_storeu_ps(y[k * 3 + 2], _mm256_add_ps(inner, r[k][3]));
-                }
-                for (int l = 0; l < 8; l++) {
-                    float *d = dw + ((long)(j * NR + h + l) * cin + c) * 9;
-                    for (int tap = 0; tap < 9; tap++) d[tap] += y[tap][l];
-                }
+    for (int o = 0; o < cout; o += 8)
+        for (int c = 0; c < cin; c++) {
+            /* Where point 0's sums of outputs o..o+8 for input c are, and how far apart the points are. */
+            const float *m0 = by_gemm ? acc + (long)c * cout + o
+                                      : acc + (((long)o / NR * POINTS) * cin + c) * NR + o % NR;
+            const long step = by_gemm ? (long)cin * cout : (long)cin * NR;
+            __m256 q[4][4], r[3][4];
+            for (int p = 0; p < POINTS; p++) q[p / 4][p % 4] = _mm256_loadu_ps(m0 + p * step);
+            for (int x = 0; x < 4; x++) { /* Gᵀ·M, column x */
+                const __m256 inner = _mm256_mul_ps(_mm256_add_ps(q[1][x], q[2][x]), half);
+                r[0][x] = _mm256_add_ps(q[0][x], inner);
+                r[1][x] = _mm256_mul_ps(_mm256_sub_ps(q[1][x], q[2][x]), half);
+                r[2][x] = _mm256_add_ps(inner, q[3][x]);
             }
+            float y[9][8];
+            for (int k = 0; k < 3; k++) { /* (Gᵀ·M)·G, row k */
+                const __m256 inner = _mm256_mul_ps(_mm256_add_ps(r[k][1], r[k][2]), half);
+                _mm256_storeu_ps(y[k * 3], _mm256_add_ps(r[k][0], inner));
+                _mm256_storeu_ps(y[k * 3 + 1], _mm256_mul_ps(_mm256_sub_ps(r[k][1], r[k][2]), half));
+                _mm256_storeu_ps(y[k * 3 + 2], _mm256_add_ps(inner, r[k][3]));
+            }
+            for (int l = 0; l < 8; l++) {
+                float *d = dw + ((long)(o + l) * cin + c) * 9;
+                for (int tap = 0; tap < 9; tap++) d[tap] += y[tap][l];
+            }
+        }
 }
 
 #else /* no AVX2 in this build: never available, so the passes never call the stubs below */
@@ -381,7 +413,10 @@ int conv_winograd_weight_grad_available(const conv_shape *s)
 
 long conv_winograd_weight_grad_floats(const conv_shape *s) { return (long)POINTS * s->cin * s->cout; }
 
-long conv_winograd_weight_grad_scratch_floats(const conv_shape *s) { return (long)POINTS * WB * (s->cin + s->cout); }
+long conv_winograd_weight_grad_scratch_floats(const conv_shape *s)
+{
+    return (long)POINTS * weight_grad_chunk(s) * (s->cin + s->cout);
+}
 
 void conv_winograd_weight_grad(float *acc, float *scratch, const float *in, const float *dout, const conv_shape *s)
 {

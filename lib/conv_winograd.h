@@ -1,6 +1,6 @@
 /* 3 × 3, stride-1, padding-1 convolutions by Winograd's minimal filtering F(2×2, 3×3) on AVX2 + FMA, picked at
- * run time (cpu_dispatch.h): the minatar ConvLSTM's forward, its input gradient (itself such a convolution,
- * conv_plan_input_grad) and its weight gradient. Each 2 × 2 block of outputs ("tile") is computed from a 4 × 4
+ * run time (cpu_dispatch.h): the ConvLSTM's forward (from two environments on), its input gradient (itself such a
+ * convolution, conv_plan_input_grad) and its weight gradient, in every preset. Each 2 × 2 block of outputs ("tile") is computed from a 4 × 4
  * patch of the input: the patch and the weights go to a transformed domain of 16 points, where the
  * convolution becomes 16 independent products over the input channels, and the 16 products come back to the
  * 2 × 2 outputs. That is 16 multiply-adds per (tile, in, out) instead of the direct kernel's 36: 2.25 times
@@ -17,8 +17,7 @@
 #include "conv.h"
 
 /* Non-zero when shape s can run here: k = 3, stride 1, padding 1, in channels a multiple of 8 (the input
- * transform runs 8 channels at a time), out channels a multiple of 16, at most 8192 (in, out) pairs (the
- * transformed weights must fit the level-2 cache); AVX2 and FMA. */
+ * transform runs 8 channels at a time), out channels a multiple of 16; AVX2 and FMA. */
 int conv_winograd_available(const conv_shape *s);
 
 /* Floats of the transformed weights, [cout/16][16 points][cin][16]: a panel's 16 points are one run. */
