@@ -99,7 +99,7 @@ def main():
                   % (preset, B, T, phase, o, 100 * o / sg["gflops"], t, 100 * t / sg["gflops"]))
     print()
     print("GFLOP/s count every convolution as its direct sum (bench/presets.py): an effective rate, which passes "
-          "the SGEMM rate where Winograd does fewer multiplications (the minatar ConvLSTM)")
+          "the SGEMM rate where Winograd does fewer multiplications (the ConvLSTM, from two environments on)")
     print("medians of %d interleaved runs of %.1f s per phase, %d threads each side; load average now %s"
           % (a.reps, a.seconds, N, load()))
     print("all targets met" if all_met else "some targets NOT met")
