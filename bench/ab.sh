@@ -5,8 +5,8 @@
 #   bash bench/ab.sh HEAD~1 -- train minatar 16 20 2        # the last commit against the one before
 #   bash bench/ab.sh main -- act minatar 16 0 2 100          # the working tree against main
 #
-# Each revision is built (release) in build/ab/<commit>; NEW_REV defaults to the working tree, built in
-# build/ (ATTN_BUILD_DIR overrides). Runs ab_libs twice, the second time with the libraries loaded the other
+# Each revision is built (release) in build/ab/<commit>, a git worktree (`rm -rf build/ab && git worktree prune`
+# removes them); NEW_REV defaults to the working tree, built in build/ (ATTN_BUILD_DIR overrides). Runs ab_libs twice, the second time with the libraries loaded the other
 # way round (where each library's memory lands moved results by up to 10 % here), and prints both ratios and
 # their geometric mean: NEW's time over OLD's, below 1 when NEW is faster.
 set -euo pipefail
