@@ -168,20 +168,20 @@ long conv_plan_input_grad_floats(const conv_shape *s)
 long conv_plan_input_grad(conv_plan *plan, float *buf, const float *w, const conv_shape *s)
 {
     const conv_shape ts = conv_direct_input_grad_shape(s);
-    if (!input_grad_winograd(s) && !conv_direct_input_grad_available(s)) {
-        *plan = (conv_plan){CONV_UNFOLD, NULL};
-        return 0;
-    }
-    if (input_grad_winograd(s)) {
+    if (input_grad_winograd(s)) { /* by way of the direct kernel's packing, after the transformed weights */
         float *direct = buf + conv_winograd_packed_floats(&ts);
         conv_direct_pack_input_grad(direct, w, s);
         conv_winograd_transform(buf, direct, &ts);
         *plan = (conv_plan){CONV_WINOGRAD, buf};
-    } else {
+        return conv_winograd_packed_floats(&ts) + conv_direct_packed_floats(&ts);
+    }
+    if (conv_direct_input_grad_available(s)) {
         conv_direct_pack_input_grad(buf, w, s);
         *plan = (conv_plan){CONV_DIRECT, buf};
+        return conv_direct_packed_floats(&ts);
     }
-    return conv_plan_input_grad_floats(s);
+    *plan = (conv_plan){CONV_UNFOLD, NULL};
+    return 0;
 }
 
 /* The Winograd unit that starts at output row r (a boundary from conv_plan_part). */
