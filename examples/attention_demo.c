@@ -38,6 +38,7 @@ int main(int argc, char **argv)
     CHECK(attn_config_create(&cfg, ATTN_PRESET_MINATAR));
     CHECK(attn_config_set(cfg, ATTN_CFG_OBS_C, CHANNELS));
     CHECK(attn_config_set(cfg, ATTN_CFG_NUM_ACTIONS, ACTIONS));
+    CHECK(attn_config_set(cfg, ATTN_CFG_OBS_TYPE, ATTN_OBS_U8_BINARY)); /* frames are 0/1 planes */
     attn_model *model;
     CHECK(attn_model_create(&model, cfg, seed));
     attn_state *state;
@@ -51,7 +52,7 @@ int main(int argc, char **argv)
         int period = 2 * (SIDE - 1), k = t % period, pos = k < SIDE ? k : period - k;
         int y = pos, x = (pos * 3 + 2) % SIDE;
         for (int i = 0; i < SIDE * SIDE; i++) frame[i] = 0;
-        frame[y * SIDE + x] = 255;
+        frame[y * SIDE + x] = 1;
         uint8_t first = t == 0;
         int32_t prev_action = ATTN_NO_ACTION;
         CHECK(attn_forward(model, state, ATTN_FORWARD_ACT, frame, sizeof frame, NULL, &prev_action, &first, logits,

@@ -13,6 +13,7 @@
 #include "ale_env.h"
 #include "attnagent/attnagent.h"
 #include "minatar.h"
+#include "minatar_env.h"
 #include "render.h"
 
 typedef struct play_options {
@@ -156,11 +157,24 @@ typedef struct world {
     uint8_t *obs; /* the current observation, H × W × C */
 } world;
 
+static const char *obs_type_words(int type)
+{
+    return type == ATTN_OBS_U8          ? "uint8 pixels (divided by 255)"
+           : type == ATTN_OBS_U8_BINARY ? "binary planes (bytes 0 and 1)"
+                                        : "float32 values";
+}
+
 static int world_create(world *w, const play_options *o, int H, int W, int C, int A, int type)
 {
     memset(w, 0, sizeof *w);
-    if (type != ATTN_OBS_U8) {
-        fprintf(stderr, "attn-play: the checkpoint expects float observations; games give bytes\n");
+    /* The checkpoint's input convention must be the game's: a model trained on pixels would see binary planes
+     * 255 times too faint, one trained on planes would see pixels 255 times too bright. */
+    const int game_type = o->ale ? ALE_ENV_OBS_TYPE : MINATAR_ENV_OBS_TYPE;
+    if (type != game_type) {
+        fprintf(stderr, "attn-play: the checkpoint reads its observations as %s, but %s gives %s; it was trained "
+                        "for another input convention (checkpoints of minatar: games from before version 0.2 read "
+                        "the planes as pixels): train it again\n", obs_type_words(type), o->env,
+                obs_type_words(game_type));
         return -1;
     }
     if (!(w->obs = malloc((size_t)H * W * C))) return -1;

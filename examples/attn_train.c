@@ -168,8 +168,7 @@ int main(int argc, char **argv)
 
     attn_config *cfg;
     attn_status st = attn_config_create(&cfg, o.preset);
-    if (!st) st = attn_config_set(cfg, ATTN_CFG_OBS_C, games.channels);
-    if (!st) st = attn_config_set(cfg, ATTN_CFG_NUM_ACTIONS, games.actions);
+    if (!st) st = env_select_configure(&games, cfg);
     if (!st) st = attn_config_set(cfg, ATTN_CFG_THREADS, o.threads);
     if (st) return fail_with("configuration", st);
     attn_model *model;

@@ -14,6 +14,7 @@ int env_select_create(env_select *s, const train_options *o, char *err, size_t e
         s->env = minatar_env_callbacks(&s->games);
         s->channels = s->games.channels;
         s->actions = s->games.actions;
+        s->obs_type = MINATAR_ENV_OBS_TYPE;
         return 0;
     }
     ale_env_options a = ALE_ENV_OPTIONS_INIT;
@@ -35,7 +36,16 @@ int env_select_create(env_select *s, const train_options *o, char *err, size_t e
     s->env = ale_env_callbacks(s->atari);
     s->channels = 3;
     s->actions = ale_env_num_actions(s->atari);
+    s->obs_type = ALE_ENV_OBS_TYPE;
     return 0;
+}
+
+attn_status env_select_configure(const env_select *s, attn_config *cfg)
+{
+    attn_status st = attn_config_set(cfg, ATTN_CFG_OBS_C, s->channels);
+    if (!st) st = attn_config_set(cfg, ATTN_CFG_NUM_ACTIONS, s->actions);
+    if (!st) st = attn_config_set(cfg, ATTN_CFG_OBS_TYPE, s->obs_type);
+    return st;
 }
 
 void env_select_destroy(env_select *s)

@@ -6,6 +6,9 @@
 #include "attnagent/attnagent.h"
 #include "minatar.h"
 
+/* attn_minatar_observe draws one 0/1 byte per cell and object kind: binary planes, not pixels. */
+#define MINATAR_ENV_OBS_TYPE ATTN_OBS_U8_BINARY
+
 typedef struct minatar_env {
     int B;
     int channels, actions;

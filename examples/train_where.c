@@ -57,7 +57,7 @@ static int where_reset(void *ctx, int index, uint64_t seed, void *obs)
             taken = 0;
             for (int j = 0; j < k; j++) taken |= cells[j] == cells[k];
         } while (taken);
-        frame[cells[k] * CHANNELS + (k == 0 ? 0 : 1)] = 255;
+        frame[cells[k] * CHANNELS + (k == 0 ? 0 : 1)] = 1; /* binary planes: the model is configured for ATTN_OBS_U8_BINARY */
     }
     int y = cells[0] / SIDE, x = cells[0] % SIDE;
     s->target = (y >= SIDE / 2) * 2 + (x >= SIDE / 2);
@@ -145,6 +145,7 @@ int main(int argc, char **argv)
     CHECK(attn_config_set(cfg, ATTN_CFG_OBS_W, SIDE));
     CHECK(attn_config_set(cfg, ATTN_CFG_OBS_C, CHANNELS));
     CHECK(attn_config_set(cfg, ATTN_CFG_NUM_ACTIONS, ACTIONS));
+    CHECK(attn_config_set(cfg, ATTN_CFG_OBS_TYPE, ATTN_OBS_U8_BINARY)); /* frames are 0/1 planes */
     CHECK(attn_config_set_conv(cfg, 0, 8, 3, 1, 1));
     CHECK(attn_config_set(cfg, ATTN_CFG_LSTM_CHANNELS, 16));
     CHECK(attn_config_set(cfg, ATTN_CFG_KEY_CHANNELS, 4));

@@ -42,7 +42,9 @@ static const struct {
 
 static const char *const conv_params[4] = {"out", "kernel", "stride", "pad"};
 
-static const char *const obs_type_names[] = {[ATTN_OBS_U8] = "u8", [ATTN_OBS_F32] = "f32"};
+static const char *const obs_type_names[] = {[ATTN_OBS_U8] = "u8", [ATTN_OBS_F32] = "f32",
+                                             [ATTN_OBS_U8_BINARY] = "u8_binary"};
+enum { N_OBS_TYPES = (int)(sizeof obs_type_names / sizeof *obs_type_names) };
 
 attn_status ckpt_record_config(const attn_config *cfg, recorded_config *r)
 {
@@ -66,7 +68,7 @@ attn_status ckpt_record_config(const attn_config *cfg, recorded_config *r)
             if ((st = attn_config_get_mlp_hidden(cfg, mlp_fields[m].mlp, l, &r->mlp_hidden[m][l])) != ATTN_OK)
                 return st;
     }
-    if (r->obs_type != ATTN_OBS_U8 && r->obs_type != ATTN_OBS_F32)
+    if (r->obs_type < 0 || r->obs_type >= N_OBS_TYPES)
         return fail(ATTN_ERR_INVALID, "observation type %d has no checkpoint name", r->obs_type);
     return ATTN_OK;
 }
@@ -162,9 +164,10 @@ static attn_status read_config(const json_value *root, const char *origin, recor
 
     const json_value *type = json_get(root, "obs_type");
     r->obs_type = -1;
-    for (int t = 0; t < (int)(sizeof obs_type_names / sizeof *obs_type_names); t++)
+    for (int t = 0; t < N_OBS_TYPES; t++)
         if (type && type->type == JSON_STRING && strcmp(type->string, obs_type_names[t]) == 0) r->obs_type = t;
-    if (r->obs_type < 0) return fail(ATTN_ERR_FORMAT, "%s: config \"obs_type\" must be \"u8\" or \"f32\"", origin);
+    if (r->obs_type < 0) return fail(ATTN_ERR_FORMAT, "%s: config \"obs_type\" must be \"u8\", \"f32\" or \"u8_binary\"",
+                                     origin);
 
     const json_value *arr = NULL;
     if ((st = read_array(root, origin, "conv", 1, ATTN_MAX_CONV_LAYERS, &arr, &r->conv_layers)) != ATTN_OK) return st;

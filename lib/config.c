@@ -2,6 +2,7 @@
 
 #include <inttypes.h>
 #include <limits.h>
+#include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -119,7 +120,7 @@ static int *field(attn_config *c, attn_config_key key, int *min)
 static int max_for(attn_config_key key)
 {
     switch (key) {
-    case ATTN_CFG_OBS_TYPE: return ATTN_OBS_F32;
+    case ATTN_CFG_OBS_TYPE: return ATTN_OBS_U8_BINARY;
     case ATTN_CFG_CONV_LAYERS: return ATTN_MAX_CONV_LAYERS;
     case ATTN_CFG_QUERY_LAYERS:
     case ATTN_CFG_ANSWER_LAYERS: return ATTN_MAX_MLP_HIDDEN;
@@ -308,4 +309,18 @@ attn_status attn_config_validate(const attn_config *cfg)
     if (st) return st;
     dims d;
     return config_dims(cfg, &d);
+}
+
+size_t obs_first_invalid(const void *obs, int obs_type, size_t n)
+{
+    if (obs_type == ATTN_OBS_F32) {
+        const float *f = obs;
+        for (size_t i = 0; i < n; i++)
+            if (!isfinite(f[i])) return i;
+    } else if (obs_type == ATTN_OBS_U8_BINARY) {
+        const uint8_t *u = obs;
+        for (size_t i = 0; i < n; i++)
+            if (u[i] > 1) return i;
+    }
+    return n;
 }

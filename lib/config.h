@@ -34,6 +34,13 @@ typedef struct dims {
     int a_in;                /* N·vd + N·kd + 1 + A, the answer MLP's input */
 } dims;
 
+/* Bytes of one observation element of an attn_obs_type. */
+static inline size_t obs_elem_size(int obs_type) { return obs_type == ATTN_OBS_F32 ? sizeof(float) : 1; }
+
+/* The first element of `n` that the observation type forbids (a non-finite float, a binary byte other than 0
+ * or 1), or n when there is none. */
+size_t obs_first_invalid(const void *obs, int obs_type, size_t n);
+
 /* Fills `d` from `cfg`; fails with a message when the configuration does not fit together. */
 attn_status config_dims(const attn_config *cfg, dims *d);
 

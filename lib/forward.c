@@ -39,20 +39,22 @@ static attn_status validate(const attn_model *m, const attn_state *s, attn_forwa
         return fail(ATTN_ERR_INVALID, "unknown forward mode %d", (int)mode);
     const dims *d = &m->d;
     size_t pixels = (size_t)s->B * d->H * d->W * d->C;
-    size_t want = pixels * (m->cfg.obs_type == ATTN_OBS_U8 ? 1 : sizeof(float));
+    size_t want = pixels * obs_elem_size(m->cfg.obs_type);
     if (obs_bytes != want)
         return fail(ATTN_ERR_SIZE, "obs_bytes is %zu; %d environments of %d×%d×%d %s need %zu", obs_bytes, s->B, d->H,
-                    d->W, d->C, m->cfg.obs_type == ATTN_OBS_U8 ? "uint8" : "float32", want);
+                    d->W, d->C, m->cfg.obs_type == ATTN_OBS_F32 ? "float32" : "uint8", want);
     if (mode == ATTN_FORWARD_RECORD && s->recorded >= s->T)
         return fail(ATTN_ERR_SIZE, "the tape is full: %d steps recorded of at most %d (call attn_backward)",
                     s->recorded, s->T);
     if (mode == ATTN_FORWARD_ACT && s->recorded)
         return fail(ATTN_ERR_STATE, "an acting step would break the %d recorded steps; call attn_backward or "
                                     "attn_state_clear_tape first", s->recorded);
-    if (m->cfg.obs_type == ATTN_OBS_F32) {
-        const float *o = obs;
-        for (size_t i = 0; i < pixels; i++)
-            if (!isfinite(o[i])) return fail(ATTN_ERR_NONFINITE, "observation value %zu is not finite", i);
+    size_t bad = obs_first_invalid(obs, m->cfg.obs_type, pixels);
+    if (bad < pixels) {
+        if (m->cfg.obs_type == ATTN_OBS_F32)
+            return fail(ATTN_ERR_NONFINITE, "observation value %zu is not finite", bad);
+        return fail(ATTN_ERR_INVALID, "observation byte %zu is %d; binary planes (ATTN_OBS_U8_BINARY) hold 0 or 1 "
+                                      "(pixels 0..255 are ATTN_OBS_U8)", bad, ((const uint8_t *)obs)[bad]);
     }
     for (int b = 0; b < s->B; b++) {
         if (prev_reward && !isfinite(prev_reward[b]))
@@ -89,11 +91,13 @@ static void enter_step(step_record *r, const attn_state *s, const dims *d, const
     }
 }
 
+/* The first layer's input: pixels divided by 255, binary planes and floats as they are (docs/embedding.md). */
 static void load_obs(float *x, const void *obs, int obs_type, size_t n)
 {
-    if (obs_type == ATTN_OBS_U8) {
+    if (obs_type != ATTN_OBS_F32) {
         const uint8_t *o = obs;
-        for (size_t i = 0; i < n; i++) x[i] = (float)o[i] * (1.0f / 255.0f);
+        const float scale = obs_type == ATTN_OBS_U8 ? 1.0f / 255.0f : 1.0f;
+        for (size_t i = 0; i < n; i++) x[i] = (float)o[i] * scale;
     } else {
         memcpy(x, obs, n * sizeof(float));
     }
@@ -252,7 +256,7 @@ static void forward_slice(void *ctx, int k)
     thread_range(j->s->B, j->s->threads, k, &b0, &n);
     enter_step(j->r, j->s, d, j->prev_reward, j->prev_action, j->first, b0, n);
     const size_t pixels = (size_t)d->H * d->W * d->C;
-    const size_t obs_size = j->m->cfg.obs_type == ATTN_OBS_U8 ? 1 : sizeof(float);
+    const size_t obs_size = obs_elem_size(j->m->cfg.obs_type);
     load_obs(j->r->x + b0 * pixels, (const char *)j->obs + b0 * pixels * obs_size, j->m->cfg.obs_type, n * pixels);
     step_record r;
     scratch x;

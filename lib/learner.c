@@ -89,7 +89,7 @@ attn_status attn_learner_create(attn_learner **out, attn_model *model, const att
     l->T = unroll;
     l->A = model->d.A;
     l->Bm = Bm;
-    l->obs_bytes = (size_t)model->d.H * model->d.W * model->d.C * (model->cfg.obs_type == ATTN_OBS_U8 ? 1 : 4);
+    l->obs_bytes = (size_t)model->d.H * model->d.W * model->d.C * obs_elem_size(model->cfg.obs_type);
     if ((st = attn_state_create(&l->state, model, Bm, unroll))) {
         free(l);
         return st;

@@ -79,7 +79,8 @@ attn_status attn_rollout_create(attn_rollout **out, const attn_model *model, int
     r->A = d->A;
     r->seed = seed;
     r->obs_elems = (size_t)d->H * d->W * d->C;
-    r->obs_elem_size = model->cfg.obs_type == ATTN_OBS_U8 ? 1 : sizeof(float);
+    r->obs_elem_size = obs_elem_size(model->cfg.obs_type);
+    r->obs_type = model->cfg.obs_type;
     for (int p = 0; p < 4; p++) r->init_size[p] = attn_state_part_size(r->act, STATE_PARTS[p]);
     carver c = {NULL, 0};
     layout(&c, r);
@@ -145,14 +146,22 @@ static void *obs_slot(const attn_rollout *r, void *base, size_t index)
     return (char *)base + index * r->obs_elems * r->obs_elem_size;
 }
 
-/* Checks a freshly written observation: a float environment must not hand the model NaN or infinity. */
-static int obs_finite(const attn_rollout *r, const void *obs)
+/* Checks a freshly written observation against the model's observation type (a float environment must not
+ * hand the model NaN or infinity, a binary one nothing but 0 and 1), naming the environment's mistake. */
+static void check_obs(attn_rollout *r, int b, const void *obs, const char *what)
 {
-    if (r->obs_elem_size == 1) return 1;
-    const float *f = obs;
-    for (size_t i = 0; i < r->obs_elems; i++)
-        if (!isfinite(f[i])) return 0;
-    return 1;
+    size_t bad = obs_first_invalid(obs, r->obs_type, r->obs_elems);
+    if (bad == r->obs_elems) return;
+    if (r->obs_type == ATTN_OBS_F32) {
+        r->env_status[b] = ATTN_ERR_NONFINITE;
+        snprintf(r->env_error[b], sizeof r->env_error[b], "%s wrote a non-finite observation (element %zu)", what,
+                 bad);
+    } else {
+        r->env_status[b] = ATTN_ERR_INVALID;
+        snprintf(r->env_error[b], sizeof r->env_error[b],
+                 "%s wrote byte %d at element %zu of a binary-plane observation (ATTN_OBS_U8_BINARY takes 0 or 1; "
+                 "pixels are ATTN_OBS_U8)", what, ((const uint8_t *)obs)[bad], bad);
+    }
 }
 
 /* env_status[b] holds the attn_status environment b's job ended with; env_error[b] says why. */
@@ -197,11 +206,7 @@ static void env_job_run(void *ctx, int b)
         r->step_term[b] = term != 0;
         r->step_trunc[b] = trunc != 0;
     }
-    if (!obs_finite(r, obs)) {
-        r->env_status[b] = ATTN_ERR_NONFINITE;
-        snprintf(r->env_error[b], sizeof r->env_error[b], "%s wrote a non-finite observation",
-                 j->resetting ? "reset" : "step");
-    }
+    check_obs(r, b, obs, j->resetting ? "reset" : "step");
 }
 
 /* Runs the environment jobs (in parallel when the host allows) and turns the first failure into a status. */

@@ -13,6 +13,7 @@ struct attn_rollout {
     int B, T, A;
     size_t obs_elems;        /* H·W·C per environment */
     size_t obs_elem_size;    /* 1 (uint8) or 4 (float32) */
+    int obs_type;            /* the model's attn_obs_type, for checking what environments write */
     uint64_t seed;
     attn_state *act;         /* acting state: B environments, no tape */
     pool *workers;

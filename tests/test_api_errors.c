@@ -432,7 +432,7 @@ static void test_config_set_out_of_range(void **ctx)
         expect_set_rejected(f->cfg, zero_ok[i], -1);
         assert_int_equal(attn_config_set(f->cfg, zero_ok[i], 0), ATTN_OK);
     }
-    expect_set_rejected(f->cfg, ATTN_CFG_OBS_TYPE, 2);
+    expect_set_rejected(f->cfg, ATTN_CFG_OBS_TYPE, ATTN_OBS_U8_BINARY + 1);
     expect_set_rejected(f->cfg, ATTN_CFG_OBS_TYPE, -1);
     expect_set_rejected(f->cfg, ATTN_CFG_CONV_LAYERS, ATTN_MAX_CONV_LAYERS + 1);
     expect_set_rejected(f->cfg, ATTN_CFG_QUERY_LAYERS, ATTN_MAX_MLP_HIDDEN + 1);
@@ -906,6 +906,41 @@ static void test_forward_float_observations(void **ctx)
     attn_config_destroy(cfg);
 }
 
+/* Binary planes hold 0 and 1: a pixel byte anywhere is refused by name, in both modes, with nothing changed;
+ * (what reaches the first layer is the obs_contract test's business). */
+static void test_forward_binary_observations(void **ctx)
+{
+    fixture *f = *ctx;
+    attn_config *cfg = small_config();
+    assert_int_equal(attn_config_set(cfg, ATTN_CFG_OBS_TYPE, ATTN_OBS_U8_BINARY), ATTN_OK);
+    attn_model *model;
+    attn_state *state;
+    assert_int_equal(attn_model_create(&model, cfg, 3), ATTN_OK);
+    assert_int_equal(attn_state_create(&state, model, BATCH, UNROLL), ATTN_OK);
+    const size_t n = f->obs_bytes;
+    uint8_t *obs = malloc(n);
+    assert_non_null(obs);
+    for (size_t i = 0; i < n; i++) obs[i] = (uint8_t)((i * 7 + 3) % 5 == 0);
+    forward_call c = {model, state, ATTN_FORWARD_RECORD, obs, n, NULL, NULL};
+    const size_t where[] = {0, n / 2, n - 1};
+    const uint8_t bad[] = {2, 128, 255};
+    for (size_t w = 0; w < sizeof where / sizeof where[0]; w++)
+        for (size_t b = 0; b < sizeof bad / sizeof bad[0]; b++) {
+            uint8_t keep = obs[where[w]];
+            obs[where[w]] = bad[b];
+            c.mode = ATTN_FORWARD_ACT;
+            expect_forward_fails_on(c, ATTN_ERR_INVALID, "ATTN_OBS_U8_BINARY", state, model);
+            c.mode = ATTN_FORWARD_RECORD;
+            expect_forward_fails_on(c, ATTN_ERR_INVALID, "binary planes", state, model);
+            obs[where[w]] = keep;
+        }
+    assert_int_equal(attn_forward(model, state, ATTN_FORWARD_RECORD, obs, n, NULL, NULL, NULL, NULL, NULL), ATTN_OK);
+    free(obs);
+    attn_state_destroy(state);
+    attn_model_destroy(model);
+    attn_config_destroy(cfg);
+}
+
 static void test_forward_record_beyond_max_unroll(void **ctx)
 {
     fixture *f = *ctx;
@@ -1141,6 +1176,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_forward_act_arguments_after_steps, setup, teardown),
         cmocka_unit_test_setup_teardown(test_forward_state_of_another_model, setup, teardown),
         cmocka_unit_test_setup_teardown(test_forward_float_observations, setup, teardown),
+
+        cmocka_unit_test_setup_teardown(test_forward_binary_observations, setup, teardown),
         cmocka_unit_test_setup_teardown(test_forward_record_beyond_max_unroll, setup, teardown),
         cmocka_unit_test_setup_teardown(test_forward_record_without_tape, setup, teardown),
         cmocka_unit_test_setup_teardown(test_forward_act_while_recorded, setup, teardown),

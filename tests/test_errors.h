@@ -60,13 +60,15 @@ static inline float *errors_copy_floats(const float *x, size_t n)
  * a bad float observation. */
 typedef struct errw {
     int side_h, side_w, channels, is_float;
+    uint8_t lit;                   /* the byte of a lit cell: 255 for pixels, 1 for binary planes */
     int steps[ERRW_MAX_ENVS], resets[ERRW_MAX_ENVS];
     int fault_env, fault_step;     /* the step of that environment's episode the fault strikes at; -1: every */
     int reset_code, step_code;     /* returned by reset / step at the fault (0: none) */
     int save_code;                 /* returned by save for environment fault_env (0: none) */
     float fault_reward;            /* used at the fault when use_fault_reward */
     int use_fault_reward;
-    int fault_obs_nonfinite;       /* float observations: write a NaN at the fault */
+    int fault_obs_bad;             /* at the fault, write what the observation type forbids: a NaN float, a
+                                      binary-plane byte of 255 */
     float reward;                  /* the ordinary reward */
 } errw;
 
@@ -80,7 +82,7 @@ static inline void errw_draw(const errw *w, int b, void *obs)
     } else {
         uint8_t *o = obs;
         memset(o, 0, n);
-        o[lit] = 255;
+        o[lit] = w->lit;
     }
 }
 
@@ -110,7 +112,8 @@ static inline int errw_step(void *ctx, int index, int action, void *obs, float *
     w->steps[index]++;
     errw_draw(w, index, obs);
     *reward = fault && w->use_fault_reward ? w->fault_reward : w->reward;
-    if (fault && w->fault_obs_nonfinite && w->is_float) ((float *)obs)[1] = NAN;
+    if (fault && w->fault_obs_bad && w->is_float) ((float *)obs)[1] = NAN;
+    if (fault && w->fault_obs_bad && !w->is_float && w->lit == 1) ((uint8_t *)obs)[1] = 255;
     *terminated = w->steps[index] >= 4 + index;
     *truncated = 0;
     return 0;
@@ -154,6 +157,7 @@ static inline attn_env errw_env(errw *w, const attn_model *model)
     attn_config_get(cfg, ATTN_CFG_OBS_C, &w->channels);
     attn_config_get(cfg, ATTN_CFG_OBS_TYPE, &type);
     w->is_float = type == ATTN_OBS_F32;
+    w->lit = type == ATTN_OBS_U8_BINARY ? 1 : 255;
     w->fault_env = -1;
     w->reward = 1.0f;
     attn_env env = ATTN_ENV_INIT;

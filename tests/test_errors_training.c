@@ -235,11 +235,39 @@ static void test_rollout_collect_nonfinite_reward(void **ctx)
     r->w.use_fault_reward = 0;
     r->w.fault_env = 0;
     r->w.fault_step = -1;
-    r->w.fault_obs_nonfinite = 1;
+    r->w.fault_obs_bad = 1;
     EXPECT_STATUS(attn_rollout_collect(r->ro, r->model, &r->env, ATTN_ACT_SAMPLE), ATTN_ERR_NONFINITE,
                   "environment 0");
     assert_non_null(strstr(attn_last_error(), "non-finite observation"));
     free(params);
+}
+
+/* A binary-plane environment that draws a pixel byte (255) is told so by name, not trained on. */
+static void test_rollout_collect_binary_plane_byte(void **ctx)
+{
+    (void)ctx;
+    attn_model *model = other_model(ATTN_CFG_OBS_TYPE, ATTN_OBS_U8_BINARY);
+    attn_rollout *ro;
+    assert_int_equal(attn_rollout_create(&ro, model, B, T, 11), ATTN_OK);
+    errw w;
+    attn_env env = errw_env(&w, model);
+    assert_int_equal(w.lit, 1);
+    assert_int_equal(attn_rollout_collect(ro, model, &env, ATTN_ACT_SAMPLE), ATTN_OK);
+    const size_t np = attn_model_param_count(model);
+    float *params = errors_copy_floats(attn_model_params(model), np);
+    w.fault_env = 1;
+    w.fault_step = -1;
+    w.fault_obs_bad = 1;
+    EXPECT_STATUS(attn_rollout_collect(ro, model, &env, ATTN_ACT_SAMPLE), ATTN_ERR_INVALID, "environment 1");
+    assert_non_null(strstr(attn_last_error(), "byte 255"));
+    assert_non_null(strstr(attn_last_error(), "ATTN_OBS_U8_BINARY"));
+    assert_memory_equal(params, attn_model_params(model), np * sizeof(float));
+    /* Usable afterwards: with the environment mended, the next collect resets and runs. */
+    w.fault_obs_bad = 0;
+    assert_int_equal(attn_rollout_collect(ro, model, &env, ATTN_ACT_SAMPLE), ATTN_OK);
+    free(params);
+    attn_rollout_destroy(ro);
+    attn_model_destroy(model);
 }
 
 static void test_rollout_finished_and_view_errors(void **ctx)
@@ -676,6 +704,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_rollout_collect_callback_failure, rig_setup, rig_teardown),
         cmocka_unit_test_setup_teardown(test_rollout_collect_abort, rig_setup, rig_teardown),
         cmocka_unit_test_setup_teardown(test_rollout_collect_nonfinite_reward, rig_setup, rig_teardown),
+        cmocka_unit_test(test_rollout_collect_binary_plane_byte),
         cmocka_unit_test_setup_teardown(test_rollout_finished_and_view_errors, rig_setup, rig_teardown),
         cmocka_unit_test_setup_teardown(test_loss_config_init_errors, rig_setup, rig_teardown),
         cmocka_unit_test_setup_teardown(test_learner_create_errors, rig_setup, rig_teardown),

@@ -23,6 +23,9 @@
 
 #include "attnagent/attnagent.h"
 
+/* Frames are RGB pixels, 0..255 per channel: the model divides them by 255. */
+#define ALE_ENV_OBS_TYPE ATTN_OBS_U8
+
 typedef struct ale_env_options {
     const char *game;         /* an ALE game id, e.g. "breakout" */
     int envs;                 /* B */

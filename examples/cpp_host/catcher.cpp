@@ -65,8 +65,8 @@ public:
     void render(std::uint8_t *obs) const
     {
         std::memset(obs, 0, kObsBytes);
-        obs[(ball_row_ * kCols + ball_col_) * kChannels + 0] = 255;
-        obs[((kRows - 1) * kCols + paddle_) * kChannels + 1] = 255;
+        obs[(ball_row_ * kCols + ball_col_) * kChannels + 0] = 1;
+        obs[((kRows - 1) * kCols + paddle_) * kChannels + 1] = 1;
     }
 
     // The frame a human sees: one row of the board as text.
@@ -168,6 +168,8 @@ Handle<attn_config> make_config()
     check(attn_config_set(c, ATTN_CFG_OBS_W, kCols), "obs_w");
     check(attn_config_set(c, ATTN_CFG_OBS_C, kChannels), "obs_c");
     check(attn_config_set(c, ATTN_CFG_NUM_ACTIONS, kActions), "actions");
+    // The frames are binary planes (0/1 per cell): the model must not read them as pixels to divide by 255.
+    check(attn_config_set(c, ATTN_CFG_OBS_TYPE, ATTN_OBS_U8_BINARY), "observation type");
     check(attn_config_set_conv(c, 0, 8, 3, 1, 1), "conv");
     check(attn_config_set(c, ATTN_CFG_LSTM_CHANNELS, 16), "lstm channels");
     check(attn_config_set(c, ATTN_CFG_KEY_CHANNELS, 4), "key channels");

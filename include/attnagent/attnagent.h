@@ -104,9 +104,19 @@ typedef enum attn_preset {
     ATTN_PRESET_MINATAR = 2  /* 10×10×C frames, 10×10 grid */
 } attn_preset;
 
+/*
+ * What the observation bytes mean: the model's first layer must see objects as objects. Pixels (a camera, an
+ * Atari screen) are uint8 and divided by 255; binary planes (one channel per kind of object, as MinAtar draws
+ * them) are uint8 0 or 1 and reach the network as 0.0 and 1.0. The type is stored in every checkpoint and a
+ * loader refuses a file whose type differs from the model it is loaded into. Binary planes are checked at every
+ * step: a byte other than 0 or 1 is refused (ATTN_ERR_INVALID), so planes drawn as 0/255 cannot pass silently.
+ * The opposite mistake, planes of 0/1 declared as ATTN_OBS_U8 pixels, would reach the network as 0 and 1/255;
+ * docs/embedding.md ("What your observation bytes mean") says how to tell.
+ */
 typedef enum attn_obs_type {
-    ATTN_OBS_U8 = 0,  /* uint8 pixels, scaled by 1/255 inside the model */
-    ATTN_OBS_F32 = 1  /* float32 values used as given (must be finite) */
+    ATTN_OBS_U8 = 0,        /* uint8 pixels, scaled by 1/255 inside the model */
+    ATTN_OBS_F32 = 1,       /* float32 values used as given (must be finite) */
+    ATTN_OBS_U8_BINARY = 2  /* uint8 binary planes: each byte 0 or 1, used as 0.0 or 1.0 */
 } attn_obs_type;
 
 /*

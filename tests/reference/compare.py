@@ -100,7 +100,7 @@ def compare_preset(preset, scratch, report):
 
     B, T = int(case_meta["batch"]), int(case_meta["steps"])
     obs = case["obs"]
-    if obs.dtype != (torch.uint8 if cfg["obs_type"] == "u8" else torch.float32):
+    if obs.dtype != (torch.float32 if cfg["obs_type"] == "f32" else torch.uint8):
         report.problem(preset, "observations are %s but the configuration says %s" % (obs.dtype, cfg["obs_type"]))
         return
     state = model.state_from_public(*(case["init." + p] for p in STATE_PARTS))

@@ -28,7 +28,7 @@ typedef struct preset_case {
 } preset_case;
 
 static const preset_case CASES[] = {
-    {"minatar", ATTN_PRESET_MINATAR, ATTN_OBS_U8, 4, 6, 3, 8, 1001},
+    {"minatar", ATTN_PRESET_MINATAR, ATTN_OBS_U8_BINARY, 4, 6, 3, 8, 1001},
     {"atari84", ATTN_PRESET_ATARI84, ATTN_OBS_F32, 0, 0, 3, 6, 2002},
     {"atari", ATTN_PRESET_ATARI, ATTN_OBS_U8, 0, 0, 2, 6, 3003},
 };
@@ -93,7 +93,7 @@ static int run_case(const preset_case *pc, const char *dir) {
     CHECK(attn_config_get(mc, ATTN_CFG_GRID_W, &gw));
     const int B = pc->batch, T = pc->steps;
     const size_t frame = (size_t)H * W * C;
-    const size_t obs_elem = pc->obs_type == ATTN_OBS_U8 ? 1 : sizeof(float);
+    const size_t obs_elem = pc->obs_type == ATTN_OBS_F32 ? sizeof(float) : 1;
     const size_t map_count = (size_t)B * N * gh * gw;
 
     char path[4096];
@@ -123,6 +123,8 @@ static int run_case(const preset_case *pc, const char *dir) {
 
     if (pc->obs_type == ATTN_OBS_U8) {
         for (size_t i = 0; i < (size_t)T * B * frame; i++) obs[i] = (unsigned char)(trng_next(&rng) >> 56);
+    } else if (pc->obs_type == ATTN_OBS_U8_BINARY) {
+        for (size_t i = 0; i < (size_t)T * B * frame; i++) obs[i] = (unsigned char)(trng_next(&rng) >> 63);
     } else {
         float *f = (float *)obs;
         for (size_t i = 0; i < (size_t)T * B * frame; i++) f[i] = trng_range(&rng, -0.5f, 1.5f);
@@ -186,7 +188,7 @@ static int run_case(const preset_case *pc, const char *dir) {
     const int64_t s_maps[5] = {T, B, N, gh, gw};
     const int64_t s_vision[4] = {B, gh, gw, L};
     const int64_t s_core[2] = {B, Hp};
-    add_tensor(list, "obs", pc->obs_type == ATTN_OBS_U8 ? ST_U8 : ST_F32, obs, 5, s_obs);
+    add_tensor(list, "obs", pc->obs_type == ATTN_OBS_F32 ? ST_F32 : ST_U8, obs, 5, s_obs);
     add_tensor(list, "prev_reward", ST_F32, prev_reward, 2, s_tb);
     add_tensor(list, "prev_action", ST_I32, prev_action, 2, s_tb);
     add_tensor(list, "first", ST_U8, first, 2, s_tb);

@@ -127,8 +127,9 @@ class Agent(nn.Module):
         self.N = cfg["num_queries"]
         self.A = cfg["num_actions"]
         self.Hp = cfg["core_units"]
-        self.obs_u8 = cfg["obs_type"] == "u8"
-        if cfg["obs_type"] not in ("u8", "f32"):
+        # What the first layer receives: pixels / 255, binary planes and floats as they are.
+        self.obs_scale = {"u8": 1.0 / 255.0, "u8_binary": 1.0, "f32": 1.0}.get(cfg["obs_type"])
+        if self.obs_scale is None:
             raise ValueError("unknown obs_type %r" % cfg["obs_type"])
         if not 0 < self.ck < self.L:
             raise ValueError("key_channels must lie strictly between 0 and lstm_channels")
@@ -146,11 +147,9 @@ class Agent(nn.Module):
     # ---- conversions between the public formats and the internal NCHW ones ----
 
     def obs_to_nchw(self, obs):
-        """B×H×W×C (uint8 scaled by 1/255, or float) to B×C×H×W in the model's dtype."""
-        x = obs.to(self.basis.dtype)
-        if self.obs_u8:
-            x = x / 255.0
-        return x.permute(0, 3, 1, 2)
+        """B×H×W×C (uint8 pixels scaled by 1/255, binary planes or floats as given) to B×C×H×W in the model's
+        dtype."""
+        return (obs.to(self.basis.dtype) * self.obs_scale).permute(0, 3, 1, 2)
 
     def state_from_public(self, vision_h, vision_c, core_h, core_c):
         """(B×h×w×L, B×h×w×L, B×H_p, B×H_p) to the internal tuple (ConvLSTM states as B×L×h×w)."""
