@@ -88,8 +88,13 @@ void weights_map(const attn_model *m, float *base, weights *w)
     w->val_b = base + (t++)->offset;
 }
 
-/* Weights uniform in ±1/sqrt(fan_in), drawn tensor by tensor in table order from one generator; biases zero;
- * the policy weights scaled by 0.01 so the untrained policy is close to uniform. */
+/* Weights drawn tensor by tensor in table order from one generator; biases zero. The vision weights (conv stack
+ * and ConvLSTM) are He-uniform, ±sqrt(6/fan_in): with ±1/sqrt(fan_in) every layer cut the signal's variance to
+ * a sixth, an object reached the keys as a contrast of about 0.01 against the empty cells, the query·key part
+ * of the attention logits stayed a hundred times smaller than the query·basis part, and the maps settled on
+ * fixed positions (the corners, where the basis is largest) before they could learn to find objects
+ * (docs/architecture.md, "Initialisation"). Every other weight is uniform in ±1/sqrt(fan_in); the policy
+ * weights are scaled by 0.01 so the untrained policy is close to uniform. */
 static void initialise(attn_model *m, uint64_t seed)
 {
     rng r;
@@ -101,7 +106,8 @@ static void initialise(attn_model *m, uint64_t seed)
             memset(p, 0, t->numel * sizeof *p);
             continue;
         }
-        float bound = 1.0f / sqrtf((float)t->fan_in);
+        const float gain = strncmp(t->name, "vision.", 7) ? 1.0f : sqrtf(6.0f);
+        float bound = gain / sqrtf((float)t->fan_in);
         if (!strcmp(t->name, "policy.weight")) bound *= 0.01f;
         for (size_t k = 0; k < t->numel; k++) p[k] = rng_range(&r, -bound, bound);
     }
