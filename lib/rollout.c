@@ -31,7 +31,7 @@ static void layout(carver *c, attn_rollout *r)
     r->episode_count = take(c, B, sizeof(uint64_t));
     r->ep_return = take(c, B, sizeof(double));
     r->ep_length = take(c, B, sizeof(int32_t));
-    r->obs = take(c, T * B, ob);
+    r->obs = take(c, (T + 1) * B, ob); /* and the observation after the unroll, as the view promises */
     r->first = take(c, T * B, 1);
     r->prev_action = take(c, T * B, sizeof(int32_t));
     r->prev_reward = TAKE_F(c, T * B);
@@ -362,6 +362,9 @@ attn_status attn_rollout_collect(attn_rollout *rollout, const attn_model *model,
         return st;
     }
     memcpy(rollout->bootstrap, rollout->scratch_values, sizeof(float) * rollout->B);
+    /* The bootstrap's observation, for hosts that read the view (T+1 observations per environment). */
+    memcpy(obs_slot(rollout, rollout->obs, (size_t)rollout->T * rollout->B), rollout->cur_obs,
+           (size_t)rollout->B * rollout->obs_elems * rollout->obs_elem_size);
     rollout->valid = 1;
     return ATTN_OK;
 }

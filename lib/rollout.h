@@ -30,7 +30,7 @@ struct attn_rollout {
     int32_t *ep_length;
     int64_t frames, episodes;
 
-    /* The last unroll, time-major [T][B] (obs [T][B][obs_elems]). */
+    /* The last unroll, time-major [T][B] (obs [T+1][B][obs_elems]: the last row is the bootstrap's). */
     int valid;               /* a complete unroll is stored */
     void *obs;
     uint8_t *first;
