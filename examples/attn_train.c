@@ -20,6 +20,7 @@
 
 #include "attnagent/attnagent.h"
 #include "env_select.h"
+#include "learning_health.h"
 #include "train_options.h"
 
 static volatile sig_atomic_t interrupted;
@@ -219,6 +220,7 @@ int main(int argc, char **argv)
     double last_print = 0.0;
     float finished[4096];
     int status = 0;
+    unsigned health_warned = 0;
     while (attn_rollout_frames(ro) < o.frames && !interrupted) {
         if ((st = attn_rollout_collect(ro, model, &env, ATTN_ACT_SAMPLE))) {
             status = fail_with("collecting", st);
@@ -259,6 +261,10 @@ int main(int argc, char **argv)
                    tty ? "\r" : "", (long long)frames, fps, recent.count ? recent_mean(&recent) : 0.0,
                    (long long)attn_rollout_episodes(ro), s.total, s.entropy, eta, tty ? "  " : "\n");
             fflush(stdout);
+            if (health_warned != (ATTN_HEALTH_UNIFORM_POLICY | ATTN_HEALTH_FROZEN_WEIGHTS)) {
+                if (tty) printf("\n");
+                learning_health_warn(stdout, "attn-train", learner, &health_warned);
+            }
         }
     }
     if (tty) printf("\n");

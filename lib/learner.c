@@ -17,6 +17,9 @@ struct attn_learner {
     size_t obs_bytes;       /* per environment */
     attn_state *state;      /* Bm environments, T steps of tape */
     int64_t skipped;
+    int64_t updates;        /* attn_learner_update calls that ran the loss */
+    float last_entropy;     /* mean policy entropy of the last update */
+    float *params0;         /* the parameters at the first update, for attn_learner_health_get */
 
     /* One minibatch's copy of the unroll, time-major [T][Bm] (gathered from the rollout for PPO). */
     void *obs;
@@ -60,6 +63,7 @@ static void layout(carver *c, attn_learner *l)
     l->dvalues = TAKE_F(c, T * Bm);
     l->workspace = TAKE_F(c, loss_workspace_floats(l->T, l->B, l->A));
     l->order = take(c, B, sizeof(int32_t));
+    l->params0 = TAKE_F(c, l->model->nparams);
 }
 
 attn_status attn_learner_create(attn_learner **out, attn_model *model, const attn_loss_config *config, int batch,
@@ -225,9 +229,16 @@ attn_status attn_learner_update(attn_learner *learner, attn_optimizer *opt, cons
         rollout->model->cfg.obs_type != learner->model->cfg.obs_type)
         return fail(ATTN_ERR_INVALID, "the rollout's model configuration differs from the learner's");
     memset(stats, 0, sizeof *stats);
+    /* The reference for "did the weights move" is taken here, not at creation: a host may load a checkpoint
+     * into the model after creating the learner. */
+    if (!learner->updates)
+        memcpy(learner->params0, learner->model->params, sizeof(float) * learner->model->nparams);
+    learner->updates++;
     if (learner->cfg.kind != ATTN_LOSS_PPO) {
         for (int b = 0; b < learner->B; b++) gather_env(learner, rollout, b, b);
-        return update_minibatch(learner, opt, stats);
+        st = update_minibatch(learner, opt, stats);
+        learner->last_entropy = stats->entropy;
+        return st;
     }
 
     /* PPO: advantages once from the values the behaviour policy saw, then epochs of shuffled minibatches. */
@@ -256,6 +267,29 @@ attn_status attn_learner_update(attn_learner *learner, attn_optimizer *opt, cons
             accumulate(&epoch, &s, M);
         }
         *stats = epoch;
+    }
+    learner->last_entropy = stats->entropy;
+    return ATTN_OK;
+}
+
+attn_status attn_learner_health_get(const attn_learner *learner, attn_learner_health *health)
+{
+    attn_status st = check_not_null(learner, "learner");
+    if (st || (st = check_not_null(health, "health"))) return st;
+    const attn_model *m = learner->model;
+    double moved = 0.0, size = 0.0;
+    if (learner->updates)
+        for (size_t i = 0; i < m->nparams; i++) {
+            const double d = (double)m->params[i] - learner->params0[i];
+            moved += d * d;
+            size += (double)learner->params0[i] * learner->params0[i];
+        }
+    *health = (attn_learner_health){.updates = learner->updates};
+    health->entropy_ratio = learner->A > 1 ? learner->last_entropy / logf((float)learner->A) : 0.0f;
+    health->weight_change = size > 0.0 ? (float)sqrt(moved / size) : 0.0f;
+    if (learner->updates >= ATTN_HEALTH_MIN_UPDATES) {
+        if (health->entropy_ratio > 0.99f) health->flags |= ATTN_HEALTH_UNIFORM_POLICY;
+        if (health->weight_change < 1e-3f) health->flags |= ATTN_HEALTH_FROZEN_WEIGHTS;
     }
     return ATTN_OK;
 }

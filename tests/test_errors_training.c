@@ -77,6 +77,29 @@ static attn_model *other_model(attn_config_key key, int value)
 
 /* ---- Rollouts ------------------------------------------------------------------------------------------- */
 
+/* ---- Learner health ---------------------------------------------------------------------------------- */
+
+static void test_learner_health_errors(void **ctx)
+{
+    rig *r = *ctx;
+    attn_loss_config lc;
+    assert_int_equal(attn_loss_config_init(&lc, ATTN_LOSS_A2C), ATTN_OK);
+    attn_learner *ln;
+    assert_int_equal(attn_learner_create(&ln, r->model, &lc, B, T), ATTN_OK);
+    attn_learner_health h;
+    memset(&h, 0x5a, sizeof h);
+    attn_learner_health untouched = h;
+    EXPECT_STATUS(attn_learner_health_get(NULL, &h), ATTN_ERR_NULL, "learner");
+    assert_memory_equal(&h, &untouched, sizeof h);
+    EXPECT_STATUS(attn_learner_health_get(ln, NULL), ATTN_ERR_NULL, "health");
+    /* Before any update: nothing measured, nothing flagged. */
+    assert_int_equal(attn_learner_health_get(ln, &h), ATTN_OK);
+    assert_int_equal(h.updates, 0);
+    assert_int_equal(h.flags, 0);
+    assert_true(h.weight_change == 0.0f);
+    attn_learner_destroy(ln);
+}
+
 static void test_rollout_create_errors(void **ctx)
 {
     rig *r = *ctx;
@@ -705,6 +728,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_rollout_collect_abort, rig_setup, rig_teardown),
         cmocka_unit_test_setup_teardown(test_rollout_collect_nonfinite_reward, rig_setup, rig_teardown),
         cmocka_unit_test(test_rollout_collect_binary_plane_byte),
+        cmocka_unit_test_setup_teardown(test_learner_health_errors, rig_setup, rig_teardown),
         cmocka_unit_test_setup_teardown(test_rollout_finished_and_view_errors, rig_setup, rig_teardown),
         cmocka_unit_test_setup_teardown(test_loss_config_init_errors, rig_setup, rig_teardown),
         cmocka_unit_test_setup_teardown(test_learner_create_errors, rig_setup, rig_teardown),

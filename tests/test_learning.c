@@ -477,6 +477,38 @@ static void runs_repeat(void **state)
     trainer_free(&b);
 }
 
+/* attn_learner_health_get tells a stuck run from a learning one: the same bandit trained at a rate too small to
+ * move anything raises both flags once ATTN_HEALTH_MIN_UPDATES updates have run (and neither before), while
+ * the spec's own rate learns and raises none. */
+static void health_flags(void **state)
+{
+    const run_spec *s = *state;
+    for (int stuck = 1; stuck >= 0; stuck--) {
+        run_spec spec = *s;
+        if (stuck) spec.lr = 1e-9;
+        trainer t;
+        trainer_init(&t, &spec);
+        double sum = 0.0;
+        int64_t episodes = 0;
+        attn_learner_health h;
+        for (int u = 1; u <= ATTN_HEALTH_MIN_UPDATES + 20; u++) {
+            trainer_update(&t, &spec, &sum, &episodes);
+            assert_int_equal(attn_learner_health_get(t.ln, &h), ATTN_OK);
+            assert_int_equal(h.updates, u);
+            if (u < ATTN_HEALTH_MIN_UPDATES) assert_int_equal(h.flags, 0);
+        }
+        printf("[ health         ] lr %g: entropy %.4f of ln A, weights moved %.3g, flags %u\n", spec.lr,
+               (double)h.entropy_ratio, (double)h.weight_change, h.flags);
+        if (stuck) {
+            assert_int_equal(h.flags, ATTN_HEALTH_UNIFORM_POLICY | ATTN_HEALTH_FROZEN_WEIGHTS);
+        } else {
+            assert_int_equal(h.flags, 0);
+            assert_true(h.entropy_ratio < 0.9f && h.weight_change > 0.01f);
+        }
+        trainer_free(&t);
+    }
+}
+
 /* Every spec lists: task, loss, delay, memoryless, threads, thread_safe, B, T, Adam learning rate, max updates,
  * evaluate every, measure, target, seed. A2C and V-trace take one optimizer step per update and use lr 3e-3;
  * PPO takes epochs × minibatches = 16 and uses 1e-3. V-trace on fresh on-policy data of one-step episodes is
@@ -505,6 +537,7 @@ int main(void)
         TEST("what_a2c", learns, TASK_WHAT, A2C, 0, 0, 1, 0, 8, 4, 3e-3, 1000, 25, GREEDY, 0.95, 1),
         TEST("what_vtrace", learns, TASK_WHAT, VTRACE, 0, 0, 1, 0, 8, 4, 3e-3, 1000, 25, GREEDY, 0.95, 1),
         TEST("what_ppo", learns, TASK_WHAT, PPO, 0, 0, 1, 0, 16, 4, 1e-3, 300, 25, GREEDY, 0.95, 1),
+        TEST("health_flags", health_flags, TASK_BANDIT, A2C, 0, 0, 1, 0, 8, 4, 3e-3, 0, 0, SAMPLED, 0.0, 1),
         TEST("runs_repeat", runs_repeat, TASK_MEMORY, PPO, 3, 0, 2, 1, 16, 5, 1e-3, 5, 0, GREEDY, 0.0, 1),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -242,6 +242,27 @@ ATTN_API attn_status attn_learner_update(attn_learner *learner, attn_optimizer *
  * skipped minibatch step); 0 for NULL. */
 ATTN_API int64_t attn_learner_skipped(const attn_learner *learner);
 
+/*
+ * Is it learning? Two signs that a run is stuck, measured by the learner so every host can print them
+ * (docs/training.md, "Is it learning?"): a policy still uniform after many updates (its entropy at ln A: the
+ * weights that matter did not move, or the advantages carry no signal), and weights that barely moved at all
+ * (a learning rate or optimizer that does not suit the loss's scale). Each flag is raised only after
+ * ATTN_HEALTH_MIN_UPDATES updates, and means "look", not "failed": a task with no reward yet also keeps a
+ * uniform policy.
+ */
+#define ATTN_HEALTH_MIN_UPDATES 100
+#define ATTN_HEALTH_UNIFORM_POLICY 1u /* entropy_ratio above 0.99 */
+#define ATTN_HEALTH_FROZEN_WEIGHTS 2u /* weight_change below 0.001 */
+
+typedef struct attn_learner_health {
+    int64_t updates;     /* attn_learner_update calls that ran the loss */
+    float entropy_ratio; /* the last update's mean policy entropy divided by ln A: 1 is a uniform policy */
+    float weight_change; /* |θ − θ₀| / |θ₀|, θ₀ the parameters at the first update (Euclidean norms) */
+    unsigned flags;      /* ATTN_HEALTH_* bits */
+} attn_learner_health;
+
+ATTN_API attn_status attn_learner_health_get(const attn_learner *learner, attn_learner_health *health);
+
 /* ---- Training checkpoints ----------------------------------------------------------------------------- */
 
 /*
