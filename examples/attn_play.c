@@ -1,7 +1,7 @@
 /* attn-play: loads a checkpoint, plays episodes of a built-in game or a real Atari game (ale:GAME, through the
  * ALE bridge), prints the returns (raw game scores for ALE), and draws where the agent looked: PNG panels for
  * chosen steps (the frame, then each query's map over it) and an animated GIF of the first episode with the
- * overlays.
+ * overlays; --html DIR also writes an interactive page of the first episode (examples/viewer/, docs/viewer.md).
  *
  *   attn-play [--run DIR | --checkpoint FILE] [--env minatar:breakout|ale:breakout] [--episodes K] [--sample] ...
  */
@@ -15,9 +15,10 @@
 #include "minatar.h"
 #include "minatar_env.h"
 #include "render.h"
+#include "viewer.h"
 
 typedef struct play_options {
-    const char *run, *checkpoint, *env, *gif, *png_dir, *png_steps;
+    const char *run, *checkpoint, *env, *gif, *png_dir, *png_steps, *html;
     int episodes, sample, scale, gif_steps, delay_cs, max_steps;
     uint64_t seed;
     /* ale: the preprocessing the agent was trained with (attn-train's defaults) */
@@ -39,6 +40,7 @@ static void usage(void)
            "  --gif-steps N        at most N steps in the GIF (default 300)\n"
            "  --png-steps LIST     steps of the first episode drawn as PNG, e.g. 0,10,50 (default 0,10,25,50)\n"
            "  --png-dir DIR        where the PNGs go (default the run directory)\n"
+           "  --html DIR           an interactive page of the first episode: DIR/index.html, opens from disk\n"
            "  --scale S            pixels per observation pixel (default 24; ale: 3 for 84x84, 2 for 210x160)\n"
            "  --delay CS           GIF frame time in hundredths of a second (default 12; ale: 5)\n"
            "  --max-steps N        end an episode after N steps (default 100000; ale: 27000 = 108000 frames)\n"
@@ -77,6 +79,7 @@ static int parse(play_options *o, int argc, char **argv)
         else if (!strcmp(a, "--gif")) o->gif = v;
         else if (!strcmp(a, "--png-steps")) o->png_steps = v;
         else if (!strcmp(a, "--png-dir")) o->png_dir = v;
+        else if (!strcmp(a, "--html")) o->html = v;
         else if (!strcmp(a, "--episodes")) o->episodes = atoi(v);
         else if (!strcmp(a, "--gif-steps")) o->gif_steps = atoi(v);
         else if (!strcmp(a, "--scale")) o->scale = atoi(v);
@@ -263,6 +266,37 @@ static int world_step(world *w, int action, float *reward, int *done, size_t obs
     return 0;
 }
 
+/* Starts the page of the first episode: the shapes from the checkpoint, the names from the game. */
+static viewer *open_viewer(const play_options *o, const world *w, const char *ckpt, const attn_config *cfg)
+{
+    static const char *const full_action_names[ATTN_MINATAR_NUM_FULL_ACTIONS] = {"noop", "left", "up",
+                                                                                  "right", "down", "fire"};
+    const char *actions[255] = {0}, *channels[64] = {0};
+    viewer_info info = VIEWER_INFO_INIT;
+    info.env = o->env, info.checkpoint = ckpt, info.policy = o->sample ? "sampled" : "greedy", info.seed = o->seed;
+    attn_config_get(cfg, ATTN_CFG_OBS_H, &info.obs_h);
+    attn_config_get(cfg, ATTN_CFG_OBS_W, &info.obs_w);
+    attn_config_get(cfg, ATTN_CFG_OBS_C, &info.obs_c);
+    attn_config_get(cfg, ATTN_CFG_GRID_H, &info.grid_h);
+    attn_config_get(cfg, ATTN_CFG_GRID_W, &info.grid_w);
+    attn_config_get(cfg, ATTN_CFG_NUM_QUERIES, &info.queries);
+    attn_config_get(cfg, ATTN_CFG_NUM_ACTIONS, &info.actions);
+    info.obs_kind = o->ale ? VIEWER_OBS_RGB : VIEWER_OBS_PLANES;
+    if (w->game) { /* ALE's action sets carry no names over the bridge: the page shows their indices */
+        for (int a = 0, full; a < info.actions && a < 255; a++)
+            if (!attn_minatar_action_meaning(w->game, a, &full) && full >= 0 && full < ATTN_MINATAR_NUM_FULL_ACTIONS)
+                actions[a] = full_action_names[full];
+        for (int k = 0; k < info.obs_c && k < 64; k++) attn_minatar_channel_name(w->game, k, &channels[k]);
+        info.action_names = actions, info.channel_names = channels;
+    }
+    viewer *v;
+    if (viewer_open(&v, o->html, &info)) {
+        fprintf(stderr, "attn-play: --html %s: %s\n", o->html, viewer_last_error());
+        return NULL;
+    }
+    return v;
+}
+
 int main(int argc, char **argv)
 {
     play_options o;
@@ -296,6 +330,14 @@ int main(int argc, char **argv)
     }
     attn_state *state;
     CHECK("state", attn_state_create(&state, model, 1, 0));
+    viewer *page = NULL;
+    if (o.html && !(page = open_viewer(&o, &w, ckpt, cfg))) {
+        attn_state_destroy(state);
+        attn_model_destroy(model);
+        world_destroy(&w);
+        return 1;
+    }
+    viewer_summary page_summary = {0};
 
     const size_t obs_bytes = (size_t)H * W * C;
     float *logits = malloc(sizeof(float) * (size_t)A), value;
@@ -320,6 +362,14 @@ int main(int argc, char **argv)
                                        &first, logits, &value));
             int action = choose(logits, A, o.sample, &rng);
             int draw_png = ep == 0 && listed(o.png_steps, steps), draw_gif = ep == 0 && steps < o.gif_steps;
+            if (page && ep == 0) {
+                CHECK("maps", attn_get_maps(state, maps, (size_t)N * gh * gw));
+                if (viewer_record(page, w.obs, maps, logits, value, action)) {
+                    fprintf(stderr, "attn-play: --html %s: %s\n", o.html, viewer_last_error());
+                    status = 1;
+                    break;
+                }
+            }
             if (draw_png || draw_gif) {
                 CHECK("maps", attn_get_maps(state, maps, (size_t)N * gh * gw));
                 for (int n = 0; n < N; n++)
@@ -359,15 +409,30 @@ int main(int argc, char **argv)
                 status = 1;
                 break;
             }
+            if (page && ep == 0 && viewer_reward(page, reward)) {
+                fprintf(stderr, "attn-play: --html %s: %s\n", o.html, viewer_last_error());
+                status = 1;
+                break;
+            }
             prev_action = action;
             ret += reward;
             steps++;
             done = done || steps >= o.max_steps;
         }
         if (status) break;
+        if (page && ep == 0) {
+            viewer *done_page = page;
+            page = NULL;
+            if (viewer_finish(done_page, &page_summary)) {
+                fprintf(stderr, "attn-play: --html %s: %s\n", o.html, viewer_last_error());
+                status = 1;
+                break;
+            }
+        }
         printf("episode %d: %s %.0f in %d steps\n", ep, o.ale ? "score" : "return", ret, steps);
         total += ret;
     }
+    viewer_abandon(page); /* still open only after a failure part-way through the first episode */
     if (gif && render_gif_close(gif)) {
         fprintf(stderr, "attn-play: %s: %s\n", gif_path, render_last_error());
         return 1;
@@ -375,6 +440,9 @@ int main(int argc, char **argv)
     if (!status) printf("mean %s %.2f over %d episodes\n", o.ale ? "score" : "return", total / o.episodes, o.episodes);
     if (gif_frames) printf("attention GIF: %s (%d steps)\n", gif_path, gif_frames);
     if (pngs) printf("attention PNGs: %s/step_*.png (%d)\n", png_dir, pngs);
+    if (page_summary.steps)
+        printf("attention viewer: %s/index.html (%d steps, data.js %zu bytes: %zu per step)\n", o.html,
+               page_summary.steps, page_summary.data_bytes, page_summary.data_bytes / (size_t)page_summary.steps);
     render_image_free(&frame);
     render_image_free(&panel);
     free(logits), free(maps), free(pix);

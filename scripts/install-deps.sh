@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what libattnagent needs on Debian (12 or later), as root: the compiler and build tools, OpenBLAS,
 # cmocka for the tests, Debian's PyTorch for the reference comparison, libpng and giflib for the pictures,
-# clang (libFuzzer), valgrind and abigail-tools for the hardening checks, and ale-py (real Atari, from PyPI).
+# clang (libFuzzer), valgrind and abigail-tools for the hardening checks, Chromium for the viewer's browser test,
+# and ale-py (real Atari, from PyPI).
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 packages=(build-essential meson ninja-build pkg-config binutils
@@ -15,6 +16,13 @@ done
 if [ ${#missing[@]} -gt 0 ]; then
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+# Debian's Chromium, run headless by the attention viewer's browser test (viewer_browser, docs/viewer.md); the
+# test needs nothing else and no network afterwards.
+if ! command -v chromium > /dev/null; then
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends chromium
 fi
 
 # ale-py ships the Arcade Learning Environment with its ROMs; the ALE bridge runs it under the first python3 on
