@@ -9,6 +9,8 @@ packages=(build-essential meson ninja-build pkg-config binutils
           libopenblas-dev libcmocka-dev libpng-dev libgif-dev
           python3 python3-numpy python3-torch gnuplot-nox
           clang libclang-rt-14-dev valgrind abigail-tools)
+# The Python package's tests run in a virtual environment of their own (scripts/test.sh, docs/python.md).
+packages+=(python3-venv)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -5,18 +5,24 @@
 #   3. the core unit tests under valgrind memcheck, in build-vg/
 #   4. the libFuzzer targets, FUZZ_SECONDS (default 45) each, in build-fuzz/ (scripts/fuzz.sh)
 #   5. the ABI against the committed baseline (scripts/abi-check.sh)
+#   6. the Python package (python/): built and tested with pytest in a virtual environment of its own,
+#      build-python/venv, against stage 1's attn-train and attn-play (docs/python.md)
 # Each stage prints a header, then its duration and counts; a stage whose tool is missing fails. The last line
 # is "tests: N passed, N failed, N skipped" summed over every stage; the exit status is non-zero if any failed.
 #
-#   bash scripts/test.sh [--quick] [meson test arguments for stage 1...]
+#   bash scripts/test.sh [--quick | --python] [meson test arguments for stage 1...]
 #   --quick   stage 1 only
+#   --python  stages 1 and 6
 # ATTN_TEST_BUILD_DIR names stage 1's build directory (default build/); the other stages' are fixed.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
-quick=0
+quick=0 python_only=0
 if [ "${1:-}" = --quick ]; then
   quick=1
+  shift
+elif [ "${1:-}" = --python ]; then
+  python_only=1
   shift
 fi
 
@@ -135,12 +141,41 @@ abi_stage() {
   return $rc
 }
 
+# The Python package: a virtual environment made once with ${ATTN_PYTHON:-python3} (the system Python is
+# untouched), the package rebuilt from python/ in build-python/wheel (incremental), then pytest with stage 1's
+# programs. Counts come from pytest's JUnit XML.
+python_suite() {
+  local venv=build-python/venv py=${ATTN_PYTHON:-python3} xml=build-python/pytest.xml rc=0
+  if [ ! -x "$venv/bin/python" ]; then
+    "$py" -m venv "$venv" || { echo "cannot create a virtual environment with $py (Debian: apt-get install python3-venv)" >&2; return 1; }
+  fi
+  PATH="$PWD/$venv/bin:$PATH" "$venv/bin/python" -m pip install --quiet --disable-pip-version-check \
+    'meson-python>=0.15' 'meson>=1.1' ninja numpy gymnasium tqdm pytest || return 1
+  PATH="$PWD/$venv/bin:$PATH" "$venv/bin/python" -m pip install --quiet --disable-pip-version-check \
+    --no-build-isolation --no-deps --force-reinstall --config-settings=build-dir="$PWD/build-python/wheel" \
+    ./python || return 1
+  rm -f "$xml"
+  ATTN_BUILD_DIR="$(cd "$normal_build" && pwd)" ATTN_REQUIRE_C_PROGRAMS=1 \
+    "$venv/bin/python" -m pytest -q -p no:cacheprovider --junit-xml="$xml" python/tests || rc=$?
+  if [ -f "$xml" ]; then
+    local suite n=()
+    suite=$(grep -o '<testsuite [^>]*>' "$xml" | head -1)
+    for a in tests failures errors skipped; do n+=("$(echo "$suite" | grep -o " $a=\"[0-9]*\"" | grep -o '[0-9]*')"); done
+    skipped=${n[3]} failed=$((n[1] + n[2]))
+    passed=$((n[0] - failed - skipped))
+  fi
+  return $rc
+}
+
 stage "normal suite ($normal_build/)" normal_suite
-if [ "$quick" -eq 0 ]; then
+if [ "$quick" -eq 0 ] && [ "$python_only" -eq 0 ]; then
   stage "ASan + UBSan suite (build-asan/)" sanitizer_suite
   stage "valgrind memcheck (build-vg/)" valgrind_suite
   stage "fuzzing (build-fuzz/)" fuzz_stage
   stage "ABI check (abi/)" abi_stage
+fi
+if [ "$quick" -eq 0 ]; then
+  stage "Python package (build-python/)" python_suite
 fi
 
 echo

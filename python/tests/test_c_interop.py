@@ -1,0 +1,40 @@
+"""Python and the C programs share runs: the same training, checkpoints either way, resumes across them."""
+import numpy as np
+
+import attnagent
+from conftest import metrics, run
+
+SMALL = dict(envs=4, unroll=6, threads=1)
+
+
+def _args(frames, out, *extra):
+    return ["--frames", frames, "--out", out, "--envs", 4, "--unroll", 6, "--threads", 1, *extra]
+
+
+def test_runs_are_shared_with_attn_train(attn_train, tmp_path):
+    # attn-train and train() with the same options: the same run, update for update
+    run(attn_train, *_args(240, tmp_path / "c"))
+    attnagent.train(attnagent.minatar("breakout"), frames=240, out=str(tmp_path / "py"), progress=False, **SMALL)
+    assert metrics(tmp_path / "c" / "metrics.jsonl") == metrics(tmp_path / "py" / "metrics.jsonl")
+    c = attnagent.Model.load(tmp_path / "c" / "checkpoint.safetensors")
+    py = attnagent.Model.load(tmp_path / "py" / "checkpoint.safetensors")
+    assert np.array_equal(c.params, py.params) and c.obs_type == "binary"
+
+    # a run started in Python continues in attn-train, one started in attn-train continues in Python, and both
+    # end where an uninterrupted run ends (the games' own states travel in the checkpoint)
+    run(attn_train, *_args(480, tmp_path / "straight"))
+    run(attn_train, *_args(480, tmp_path / "py", "--resume"))
+    attnagent.train(attnagent.minatar("breakout"), frames=480, out=str(tmp_path / "c"), progress=False,
+                    resume=True, **SMALL)
+    straight = metrics(tmp_path / "straight" / "metrics.jsonl")
+    assert metrics(tmp_path / "py" / "metrics.jsonl") == straight
+    assert metrics(tmp_path / "c" / "metrics.jsonl") == straight
+    final = attnagent.Model.load(tmp_path / "straight" / "checkpoint.safetensors").params
+    for d in ("py", "c"):
+        assert np.array_equal(attnagent.Model.load(tmp_path / d / "checkpoint.safetensors").params, final)
+
+    # the checkpoint attn-train wrote plays in Python
+    agent = attnagent.Agent.load(tmp_path / "straight")
+    obs, _ = attnagent.minatar("breakout").reset(seed=3)
+    action, info = agent.act(obs)
+    assert 0 <= action < 6 and abs(info["probs"].sum() - 1) < 1e-6 and info["maps"].shape == (4, 10, 10)
