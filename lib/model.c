@@ -88,13 +88,18 @@ void weights_map(const attn_model *m, float *base, weights *w)
     w->val_b = base + (t++)->offset;
 }
 
-/* Weights drawn tensor by tensor in table order from one generator; biases zero. The vision weights (conv stack
- * and ConvLSTM) are He-uniform, ±sqrt(6/fan_in): with ±1/sqrt(fan_in) every layer cut the signal's variance to
- * a sixth, an object reached the keys as a contrast of about 0.01 against the empty cells, the query·key part
- * of the attention logits stayed a hundred times smaller than the query·basis part, and the maps settled on
- * fixed positions (the corners, where the basis is largest) before they could learn to find objects
- * (docs/architecture.md, "Initialisation"). Every other weight is uniform in ±1/sqrt(fan_in); the policy
- * weights are scaled by 0.01 so the untrained policy is close to uniform. */
+/* Parameters drawn tensor by tensor in table order from one generator (docs/architecture.md, "Initialisation",
+ * has the measurements behind each choice).
+ *  - The vision weights (conv stack and ConvLSTM) are He-uniform, ±sqrt(6/fan_in): with ±1/sqrt(fan_in) every
+ *    layer cut the signal's variance to a sixth, an object reached the keys as a contrast of about 0.01, the
+ *    query·basis part of the attention logits dwarfed the query·key part, and the maps settled on fixed cells
+ *    (the corners, where the basis is largest) before they could learn to find objects.
+ *  - Every other weight is uniform in ±1/sqrt(fan_in), the policy head's scaled by 0.01 so the untrained policy
+ *    is close to uniform.
+ *  - Biases are uniform in ±1/sqrt(fan_in) of their layer, as PyTorch initialises them, except the two heads'
+ *    (zero: a uniform first policy, a zero first value). With zero biases the queries of an episode's first step
+ *    are exactly zero, every map starts exactly uniform and the query MLP's hidden units are all off, and the
+ *    attention took many times longer to start following objects. */
 static void initialise(attn_model *m, uint64_t seed)
 {
     rng r;
@@ -103,7 +108,14 @@ static void initialise(attn_model *m, uint64_t seed)
         const tensor_desc *t = &m->tensors[i];
         float *p = m->params + t->offset;
         if (t->ndim == 1) {
-            memset(p, 0, t->numel * sizeof *p);
+            /* A bias follows its layer's weight in the table (the policy LSTM's follows weight_hh, whose
+             * fan-in is H_p, PyTorch's bound for an LSTM). */
+            if (!strcmp(t->name, "policy.bias") || !strcmp(t->name, "value.bias")) {
+                memset(p, 0, t->numel * sizeof *p);
+                continue;
+            }
+            const float bound = 1.0f / sqrtf((float)t[-1].fan_in);
+            for (size_t k = 0; k < t->numel; k++) p[k] = rng_range(&r, -bound, bound);
             continue;
         }
         const float gain = strncmp(t->name, "vision.", 7) ? 1.0f : sqrtf(6.0f);

@@ -188,8 +188,9 @@ typedef struct attn_model attn_model;
  * Initialisation is a deterministic function of `seed` alone (see docs/architecture.md): the vision weights
  * (conv stack and ConvLSTM) are uniform in ±sqrt(6/fan_in) (He), so that objects stand out in the keys the
  * queries search; every other weight is uniform in ±1/sqrt(fan_in) (fan_in = in·k·k for a convolution, the row
- * length for a linear map), the policy head's weights scaled by 0.01 so the first policy is near uniform; every
- * bias is zero. Gradients start at zero.
+ * length for a linear map), the policy head's weights scaled by 0.01 so the first policy is near uniform; biases
+ * are uniform in ±1/sqrt(fan_in) of their layer, but the policy and value heads' start at zero. Gradients start
+ * at zero.
  */
 ATTN_API attn_status attn_model_create(attn_model **out, const attn_config *cfg, uint64_t seed);
 ATTN_API void attn_model_destroy(attn_model *model);

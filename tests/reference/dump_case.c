@@ -27,10 +27,16 @@ typedef struct preset_case {
     uint64_t seed;
 } preset_case;
 
+/* Seeds are arbitrary but fixed. A ReLU input that lands within float32 rounding of zero flips one unit between
+ * the C code and the float64 reference and makes every gradient below it differ, which is not an error of
+ * either: with the vision layers He-initialised, atari's seed 3003 put a conv1 input at 3.4e-7 (against sums of
+ * 512 terms up to 3 in size) and the portable path's gradients of conv0 and conv1 differed by 1e-3, while the
+ * AVX2 path, summing in another order, agreed to 1e-6. With seed 3004 no unit flips in either path and both
+ * agree to 2e-6. */
 static const preset_case CASES[] = {
     {"minatar", ATTN_PRESET_MINATAR, ATTN_OBS_U8_BINARY, 4, 6, 3, 8, 1001},
     {"atari84", ATTN_PRESET_ATARI84, ATTN_OBS_F32, 0, 0, 3, 6, 2002},
-    {"atari", ATTN_PRESET_ATARI, ATTN_OBS_U8, 0, 0, 2, 6, 3003},
+    {"atari", ATTN_PRESET_ATARI, ATTN_OBS_U8, 0, 0, 2, 6, 3004},
 };
 
 static int fail_status(const char *what, attn_status st) {
