@@ -186,7 +186,14 @@ int main(int argc, char **argv)
     recent_returns recent = {{0}, 0, 0};
     if (o.resume) {
         if ((st = attn_training_load(ckpt, model, opt, ro, &env))) return fail_with("resume", st);
+        double stored = 0.0, now_steps = 0.0;
+        attn_optimizer_get(opt, ATTN_OPT_LR_DECAY_STEPS, &stored);
+        if ((st = train_options_apply_schedule(&o, &lc, opt))) return fail_with("options", st);
+        attn_optimizer_get(opt, ATTN_OPT_LR_DECAY_STEPS, &now_steps);
         printf("resumed from %s at %lld frames\n", ckpt, (long long)attn_rollout_frames(ro));
+        if (stored != now_steps)
+            printf("attn-train: the learning rate now decays to 0 over %lld frames (the checkpoint's schedule was "
+                   "for another --frames or decay setting)\n", (long long)o.frames);
         /* Checkpoints from before this key start the mean afresh; a damaged value does too, with a warning. */
         const char *returns = attn_training_meta("recent_returns");
         if (returns && recent_parse(&recent, returns))

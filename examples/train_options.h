@@ -41,6 +41,11 @@ int train_options_parse(train_options *o, int argc, char **argv);
 /* Applies the optimizer knobs to `opt` and fills the loss configuration. */
 attn_status train_options_apply(const train_options *o, attn_optimizer *opt, attn_loss_config *lc);
 
+/* Sets the learning-rate schedule for this run's --frames (decay to 0 at the last update, or none). attn-train
+ * calls it again after --resume: a run resumed with a larger --frames decays over the new length, not the one
+ * stored in the checkpoint (which would leave the rate at 0 from the old end on). */
+attn_status train_options_apply_schedule(const train_options *o, const attn_loss_config *lc, attn_optimizer *opt);
+
 const char *train_algo_name(attn_loss_kind algo);
 
 #endif

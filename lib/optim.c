@@ -65,7 +65,7 @@ static int knob_is_valid(attn_optim_param param)
 
 static void set_defaults(attn_optimizer *o)
 {
-    o->knob[ATTN_OPT_LR] = 2e-4;
+    o->knob[ATTN_OPT_LR] = 1e-3;
     /* RMSProp's sits inside the square root and doubles as a floor on the step size; Adam's is a guard only. */
     o->knob[ATTN_OPT_EPSILON] = o->kind == ATTN_OPTIM_RMSPROP ? 0.01 : 1e-8;
     o->knob[ATTN_OPT_DECAY] = 0.99;
@@ -73,7 +73,7 @@ static void set_defaults(attn_optimizer *o)
     o->knob[ATTN_OPT_BETA1] = 0.9;
     o->knob[ATTN_OPT_BETA2] = 0.999;
     o->knob[ATTN_OPT_WEIGHT_DECAY] = 0.01;
-    o->knob[ATTN_OPT_MAX_GRAD_NORM] = 40.0;
+    o->knob[ATTN_OPT_MAX_GRAD_NORM] = 0.5;
     o->knob[ATTN_OPT_LR_DECAY_STEPS] = 0.0;
     o->knob[ATTN_OPT_LR_END] = 0.0;
 }

@@ -64,6 +64,8 @@ static rig rig_make(attn_optim_kind kind, float theta)
     fill(r.g, r.n, G_EVEN, G_ODD);
     assert_int_equal(attn_optimizer_create(&r.opt, r.model, kind), ATTN_OK);
     assert_int_equal(attn_optimizer_set(r.opt, ATTN_OPT_MAX_GRAD_NORM, 0.0), ATTN_OK);
+    /* The hand computations below use lr 2e-4 (the default until 0.2; any rate would do). */
+    assert_int_equal(attn_optimizer_set(r.opt, ATTN_OPT_LR, 2e-4), ATTN_OK);
     return r;
 }
 
@@ -133,9 +135,9 @@ static void defaults_per_kind(void **state)
         assert_int_equal(attn_optimizer_create(&o, m, (attn_optim_kind)k), ATTN_OK);
         assert_int_equal(attn_optimizer_kind(o), k);
         const double want[NUM_KNOBS] = {
-            [ATTN_OPT_LR] = 2e-4,          [ATTN_OPT_EPSILON] = eps[k],      [ATTN_OPT_DECAY] = 0.99,
+            [ATTN_OPT_LR] = 1e-3,          [ATTN_OPT_EPSILON] = eps[k],      [ATTN_OPT_DECAY] = 0.99,
             [ATTN_OPT_MOMENTUM] = 0.0,     [ATTN_OPT_BETA1] = 0.9,           [ATTN_OPT_BETA2] = 0.999,
-            [ATTN_OPT_WEIGHT_DECAY] = 0.01, [ATTN_OPT_MAX_GRAD_NORM] = 40.0, [ATTN_OPT_LR_DECAY_STEPS] = 0.0,
+            [ATTN_OPT_WEIGHT_DECAY] = 0.01, [ATTN_OPT_MAX_GRAD_NORM] = 0.5,  [ATTN_OPT_LR_DECAY_STEPS] = 0.0,
             [ATTN_OPT_LR_END] = 0.0,
         };
         for (int p = 0; p < NUM_KNOBS; p++) {
@@ -144,7 +146,7 @@ static void defaults_per_kind(void **state)
             if (v != want[p]) fail_msg("kind %d knob %d is %g by default, expected %g", k, p, v, want[p]);
         }
         assert_int_equal(attn_optimizer_steps(o), 0);
-        assert_true(attn_optimizer_current_lr(o) == 2e-4);
+        assert_true(attn_optimizer_current_lr(o) == 1e-3);
         attn_optimizer_destroy(o);
     }
     attn_model_destroy(m);
@@ -316,7 +318,7 @@ static void slots_per_kind(void **state)
 /* ---- RMSProp ------------------------------------------------------------------------------------------ */
 
 /*
- * Defaults: lr 2e-4, ρ 0.99, ε 0.01, μ 0, ms starting at 1.
+ * Defaults but the rig's lr 2e-4: ρ 0.99, ε 0.01, μ 0, ms starting at 1.
  *   g = 0.5:   ms = 0.99·1 + 0.01·0.25   = 0.9925;   √(0.9925 + 0.01) = √1.0025   = 1.00124922
  *              mom = 2e-4·0.5 / 1.00124922  = 1e-4 / 1.00124922  = 9.98752339e-5
  *   g = −0.25: ms = 0.99·1 + 0.01·0.0625 = 0.990625; √(0.990625 + 0.01) = √1.000625 = 1.00031245
@@ -387,7 +389,7 @@ static void rmsprop_momentum_two_steps(void **state)
 /* ---- Adam and AdamW ----------------------------------------------------------------------------------- */
 
 /*
- * Step 1, defaults (lr 2e-4, β1 0.9, β2 0.999, ε 1e-8): m = 0.1·g, v = 0.001·g², and the bias correction
+ * Step 1, defaults and the rig's lr (lr 2e-4, β1 0.9, β2 0.999, ε 1e-8): m = 0.1·g, v = 0.001·g², and the bias correction
  * undoes both factors: m̂ = g, v̂ = g², so the update is lr·g/(|g| + ε) ≈ lr·sign(g):
  *   g = 0.5: m = 0.05, v = 0.00025, θ = −2e-4·0.5/0.50000001 = −1.99999996e-4
  *   g = −0.25: m = −0.025, v = 0.0000625, θ = +1.99999992e-4
@@ -463,7 +465,7 @@ static void adamw_decays_decoupled(void **state)
 
 /*
  * Bias correction counts the optimizer's steps, so a restored step count carries on where it was: after
- * set_steps(1) the first update is step t = 2. g = 0.5, defaults: m = 0.05, v = 0.00025,
+ * set_steps(1) the first update is step t = 2. g = 0.5, defaults and lr 2e-4: m = 0.05, v = 0.00025,
  * m̂ = 0.05/0.19 = 0.263157895, v̂ = 0.00025/0.001999 = 0.125062531, √v̂ = 0.353641812,
  * θ = −2e-4·0.263157895/0.353641822 = −1.48827361e-4.
  */
@@ -534,13 +536,14 @@ static void clipping_scales_to_the_max_norm(void **state)
     for (size_t i = 1; i + 1 < r.n; i++) assert_true(r.g[i] == 0.0f && r.theta[i] == 0.0f);
     rig_free(&r);
 
-    /* 40 is also the default. */
+    /* The default is 0.5: the same gradients are scaled by 0.5/80, to 0.3 and 0.4. */
     r = clip_rig(40.0);
     attn_optimizer_destroy(r.opt);
     assert_int_equal(attn_optimizer_create(&r.opt, r.model, ATTN_OPTIM_SGD), ATTN_OK);
     assert_int_equal(attn_optimizer_set(r.opt, ATTN_OPT_LR, 1.0), ATTN_OK);
     step_ok(&r);
-    assert_true(r.theta[0] == -24.0f && r.theta[r.n - 1] == -32.0f);
+    assert_float_equal(r.theta[0], -0.3f, 1e-7f);
+    assert_float_equal(r.theta[r.n - 1], -0.4f, 1e-7f);
     rig_free(&r);
 }
 

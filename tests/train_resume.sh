@@ -5,7 +5,8 @@
 set -euo pipefail
 train=$1 scratch=$2
 rm -rf "$scratch" && mkdir -p "$scratch"
-common=(--env minatar:breakout --envs 4 --unroll 10 --threads 1 --seed 7 --checkpoint-every 1000000)
+# A constant rate: with the default decay over --frames, a run stopped at 2800 frames has another schedule.
+common=(--env minatar:breakout --envs 4 --unroll 10 --threads 1 --seed 7 --checkpoint-every 1000000 --no-lr-decay)
 "$train" "${common[@]}" --frames 3000 --out "$scratch/a" > "$scratch/a.log"
 "$train" "${common[@]}" --frames 2800 --out "$scratch/b" > "$scratch/b1.log"
 "$train" "${common[@]}" --frames 3000 --out "$scratch/b" --resume > "$scratch/b2.log"

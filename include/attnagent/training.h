@@ -8,9 +8,9 @@
  *     attn_env env = ATTN_ENV_INIT;            // your callbacks
  *     env.reset = my_reset; env.step = my_step; env.ctx = my_world;
  *     attn_rollout *ro;   attn_rollout_create(&ro, model, 16, 20, seed);
- *     attn_loss_config lc; attn_loss_config_init(&lc, ATTN_LOSS_VTRACE);
+ *     attn_loss_config lc; attn_loss_config_init(&lc, ATTN_LOSS_PPO);
  *     attn_learner *ln;   attn_learner_create(&ln, model, &lc, 16, 20);
- *     attn_optimizer *opt; attn_optimizer_create(&opt, model, ATTN_OPTIM_RMSPROP);
+ *     attn_optimizer *opt; attn_optimizer_create(&opt, model, ATTN_OPTIM_ADAM);  // defaults: 1e-3, clip 0.5
  *     for (;;) {
  *         attn_rollout_collect(ro, model, &env, ATTN_ACT_SAMPLE);   // 20 steps in each of 16 environments
  *         attn_loss_stats st;
@@ -178,14 +178,14 @@ typedef enum attn_optim_kind {
 
 /* Knobs, set one by one (values are doubles). Stable; only ever appended. */
 typedef enum attn_optim_param {
-    ATTN_OPT_LR = 0,             /* learning rate, default 2e-4 */
+    ATTN_OPT_LR = 0,             /* learning rate, default 1e-3 (2e-4 before 0.2) */
     ATTN_OPT_EPSILON = 1,        /* RMSProp 0.01 (inside the square root), Adam 1e-8 (outside) */
     ATTN_OPT_DECAY = 2,          /* RMSProp ρ, default 0.99 */
     ATTN_OPT_MOMENTUM = 3,       /* RMSProp and SGD μ, default 0 */
     ATTN_OPT_BETA1 = 4,          /* Adam, default 0.9 */
     ATTN_OPT_BETA2 = 5,          /* Adam, default 0.999 */
     ATTN_OPT_WEIGHT_DECAY = 6,   /* AdamW, default 0.01; others ignore it */
-    ATTN_OPT_MAX_GRAD_NORM = 7,  /* global-norm clipping threshold, default 40; 0 = off */
+    ATTN_OPT_MAX_GRAD_NORM = 7,  /* global-norm clipping threshold, default 0.5 (40 before 0.2); 0 = off */
     ATTN_OPT_LR_DECAY_STEPS = 8, /* linear decay of the rate to ATTN_OPT_LR_END over this many steps; 0 = none */
     ATTN_OPT_LR_END = 9          /* default 0 */
 } attn_optim_param;
