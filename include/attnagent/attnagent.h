@@ -63,7 +63,7 @@ extern "C" {
 /* ---- Version -------------------------------------------------------------------------------------- */
 
 #define ATTN_VERSION_MAJOR 0
-#define ATTN_VERSION_MINOR 1
+#define ATTN_VERSION_MINOR 2
 #define ATTN_VERSION_PATCH 0
 /* MAJOR*10000 + MINOR*100 + PATCH, comparable with attn_version_number(). */
 #define ATTN_VERSION_NUMBER (ATTN_VERSION_MAJOR * 10000 + ATTN_VERSION_MINOR * 100 + ATTN_VERSION_PATCH)
