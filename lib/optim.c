@@ -65,7 +65,7 @@ static int knob_is_valid(attn_optim_param param)
 
 static void set_defaults(attn_optimizer *o)
 {
-    o->knob[ATTN_OPT_LR] = 1e-3;
+    o->knob[ATTN_OPT_LR] = 5e-4;
     /* RMSProp's sits inside the square root and doubles as a floor on the step size; Adam's is a guard only. */
     o->knob[ATTN_OPT_EPSILON] = o->kind == ATTN_OPTIM_RMSPROP ? 0.01 : 1e-8;
     o->knob[ATTN_OPT_DECAY] = 0.99;

@@ -135,7 +135,7 @@ static void defaults_per_kind(void **state)
         assert_int_equal(attn_optimizer_create(&o, m, (attn_optim_kind)k), ATTN_OK);
         assert_int_equal(attn_optimizer_kind(o), k);
         const double want[NUM_KNOBS] = {
-            [ATTN_OPT_LR] = 1e-3,          [ATTN_OPT_EPSILON] = eps[k],      [ATTN_OPT_DECAY] = 0.99,
+            [ATTN_OPT_LR] = 5e-4,          [ATTN_OPT_EPSILON] = eps[k],      [ATTN_OPT_DECAY] = 0.99,
             [ATTN_OPT_MOMENTUM] = 0.0,     [ATTN_OPT_BETA1] = 0.9,           [ATTN_OPT_BETA2] = 0.999,
             [ATTN_OPT_WEIGHT_DECAY] = 0.01, [ATTN_OPT_MAX_GRAD_NORM] = 0.5,  [ATTN_OPT_LR_DECAY_STEPS] = 0.0,
             [ATTN_OPT_LR_END] = 0.0,
@@ -146,7 +146,7 @@ static void defaults_per_kind(void **state)
             if (v != want[p]) fail_msg("kind %d knob %d is %g by default, expected %g", k, p, v, want[p]);
         }
         assert_int_equal(attn_optimizer_steps(o), 0);
-        assert_true(attn_optimizer_current_lr(o) == 1e-3);
+        assert_true(attn_optimizer_current_lr(o) == 5e-4);
         attn_optimizer_destroy(o);
     }
     attn_model_destroy(m);

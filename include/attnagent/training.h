@@ -10,7 +10,7 @@
  *     attn_rollout *ro;   attn_rollout_create(&ro, model, 16, 20, seed);
  *     attn_loss_config lc; attn_loss_config_init(&lc, ATTN_LOSS_PPO);
  *     attn_learner *ln;   attn_learner_create(&ln, model, &lc, 16, 20);
- *     attn_optimizer *opt; attn_optimizer_create(&opt, model, ATTN_OPTIM_ADAM);  // defaults: 1e-3, clip 0.5
+ *     attn_optimizer *opt; attn_optimizer_create(&opt, model, ATTN_OPTIM_ADAM);  // defaults: 5e-4, clip 0.5
  *     for (;;) {
  *         attn_rollout_collect(ro, model, &env, ATTN_ACT_SAMPLE);   // 20 steps in each of 16 environments
  *         attn_loss_stats st;
@@ -178,7 +178,7 @@ typedef enum attn_optim_kind {
 
 /* Knobs, set one by one (values are doubles). Stable; only ever appended. */
 typedef enum attn_optim_param {
-    ATTN_OPT_LR = 0,             /* learning rate, default 1e-3 (2e-4 before 0.2) */
+    ATTN_OPT_LR = 0,             /* learning rate, default 5e-4 (2e-4 before 0.2) */
     ATTN_OPT_EPSILON = 1,        /* RMSProp 0.01 (inside the square root), Adam 1e-8 (outside) */
     ATTN_OPT_DECAY = 2,          /* RMSProp ρ, default 0.99 */
     ATTN_OPT_MOMENTUM = 3,       /* RMSProp and SGD μ, default 0 */
