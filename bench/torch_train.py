@@ -148,7 +148,9 @@ def build_parser():
     a("--lr", type=float)
     a("--epsilon", type=float, help="Adam's epsilon (outside the square root)")
     a("--max-grad-norm", type=float, help="global-norm clipping threshold, 0 = off")
-    a("--lr-decay", action="store_true", help="decay the learning rate linearly to lr_end over the run")
+    a("--lr-decay", action="store_true", default=None,
+      help="decay the learning rate linearly to lr_end over the run (default: as attn-train does)")
+    a("--no-lr-decay", dest="lr_decay", action="store_false", help="keep the learning rate constant")
     a("--entropy-cost", type=float)
     a("--baseline-cost", type=float)
     a("--discount", type=float)
@@ -215,10 +217,15 @@ def resolve_options(args):
         v = getattr(args, k, None)
         if v is not None:
             opts[k], source[k] = (int(v) if isinstance(HARD_CODED[k], int) else v), "command line"
-    opts["lr_decay"] = bool(args.lr_decay)
+    # Whether attn-train decays by default: its probe checkpoint has a non-zero schedule length if it does.
+    probe_decays = probe_meta is not None and float(probe_meta.get("optim.lr_decay_steps", "0")) > 0
+    if args.lr_decay is None:
+        opts["lr_decay"] = probe_decays
+        source["lr_decay"] = "attn-train probe checkpoint" if probe_meta is not None else "HARD-CODED (off)"
+    else:
+        opts["lr_decay"], source["lr_decay"] = bool(args.lr_decay), "command line"
     opts["normalize_advantages"] = not args.no_advantage_norm
-    source["lr_decay"] = source["normalize_advantages"] = "command line" if (
-        args.lr_decay or args.no_advantage_norm) else "attn-train's default (off / on)"
+    source["normalize_advantages"] = "command line" if args.no_advantage_norm else "attn-train's default (on)"
     return opts, source, probe_meta, warnings
 
 
