@@ -8,6 +8,9 @@
 # and optionally "loss" (numbers; a line whose return_mean is null or missing, e.g. before the first episode
 # ends, adds no point to the return curve). OUT.png defaults to METRICS with .png for .jsonl; TITLE to the
 # metrics file's name. Needs gnuplot (Debian: gnuplot-nox) and a POSIX awk; no JSON library.
+#
+# REFS="DQN=10 AC(λ)=17.5" in the environment draws each NAME=VALUE as a dashed horizontal line on the return
+# plot, labelled (published results to compare with, docs/results.md).
 set -eu
 
 usage() { echo "usage: $0 METRICS.jsonl [OUT.png] [TITLE]" >&2; exit 2; }
@@ -51,6 +54,16 @@ if [ "$max_frames" -ge 1000000 ]; then xscale=1e6 xlabel='frames (millions)'; el
 if echo 'set terminal pngcairo' | gnuplot >/dev/null 2>&1; then terminal='pngcairo font "sans,10"'; else terminal=png; fi
 if [ "$losses" -gt 0 ]; then height=640; else height=400; fi
 
+# Reference levels: each NAME=VALUE becomes a constant plotted after the curve (so the y range includes it),
+# dashed and named in the key.
+refs_gp= has_refs=0
+for ref in ${REFS:-}; do
+    name=${ref%%=*} value=${ref#*=}
+    case $value in ''|*[!0-9.]*) echo "$0: REFS entry \"$ref\" is not NAME=NUMBER" >&2; exit 2 ;; esac
+    refs_gp="$refs_gp, $value with lines dashtype 2 linewidth 1.5 title '$(printf '%s' "$name" | sed "s/'/''/g") $value'"
+    has_refs=1
+done
+
 # gnuplot takes the strings as variables so quotes in file names and titles need no escaping.
 gnuplot \
     -e "data='$(printf '%s' "$data" | sed "s/'/''/g")'" \
@@ -58,6 +71,7 @@ gnuplot \
     -e "plot_title='$(printf '%s' "$title" | sed "s/'/''/g")'" \
     -e "xscale=$xscale; xlabel='$xlabel'; has_loss=$([ "$losses" -gt 0 ] && echo 1 || echo 0)" \
     -e "set terminal $terminal size 900,$height" \
+    -e "refs='$(printf '%s' "$refs_gp" | sed "s/'/''/g")'; has_refs=$has_refs" \
     - <<'GNUPLOT'
 set output out
 set datafile missing '?'
@@ -68,7 +82,9 @@ set xrange [0:*]
 if (has_loss) { set multiplot layout 2,1 title plot_title noenhanced }
 if (!has_loss) { set title plot_title noenhanced }
 set ylabel 'mean return (last 100 episodes)'
-plot data using ($1/xscale):2 with lines linewidth 2 linecolor rgb '#1f77b4'
+if (has_refs) { set key top left noenhanced }
+eval "plot data using ($1/xscale):2 with lines linewidth 2 linecolor rgb '#1f77b4' title 'ours'" . refs
+set key off
 # One-line blocks: gnuplot reading a script from stdin cannot skip a multi-line block whose condition is false.
 if (has_loss) { set ylabel 'loss'; plot data using ($1/xscale):3 with lines linewidth 1 linecolor rgb '#d62728'; unset multiplot }
 GNUPLOT
