@@ -2,11 +2,11 @@
 # A fresh Debian machine to a trained agent and pictures of where it looks: installs the packages, builds,
 # trains on minatar:breakout for a few minutes, plays the trained agent and draws its attention (a GIF, PNGs and
 # an interactive page of one episode).
-#   FRAMES=N   how long to train (default 100000 environment steps: about 2 minutes on 2 cores)
+#   FRAMES=N   how long to train (default 300000 environment steps: about 6 minutes on 2 idle cores)
 #   OUT=DIR    where the run goes (default runs/breakout)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-frames=${FRAMES:-100000}
+frames=${FRAMES:-300000}
 out=${OUT:-runs/breakout}
 bash scripts/install-deps.sh
 [ -f build/build.ninja ] || meson setup build -Dwerror=true
