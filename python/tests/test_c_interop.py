@@ -4,11 +4,13 @@ import numpy as np
 import attnagent
 from conftest import metrics, run
 
-SMALL = dict(envs=4, unroll=6, threads=1)
+# A constant learning rate: by default it decays to 0 over --frames, so a 240-frame run resumed to 480 frames
+# would follow another schedule than a straight 480-frame run, and the two could not be compared bit for bit.
+SMALL = dict(envs=4, unroll=6, threads=1, no_lr_decay=True)
 
 
 def _args(frames, out, *extra):
-    return ["--frames", frames, "--out", out, "--envs", 4, "--unroll", 6, "--threads", 1, *extra]
+    return ["--frames", frames, "--out", out, "--envs", 4, "--unroll", 6, "--threads", 1, "--no-lr-decay", *extra]
 
 
 def test_runs_are_shared_with_attn_train(attn_train, tmp_path):

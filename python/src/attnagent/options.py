@@ -1,7 +1,7 @@
 """attn-train's options, parsed by attn-train's own code (examples/train_options.c, compiled into _native.so).
 
 Keyword arguments become attn-train's command line (``lr=1e-3`` is ``--lr 0.001``, ``gae_lambda`` is
-``--lambda``, ``True`` is a flag such as ``lr_decay=True``), so every default, range check and the way the
+``--lambda``, ``True`` is a flag such as ``no_lr_decay=True``), so every default, range check and the way the
 options set the optimizer and the loss are attn-train's, read from the one place it reads them.
 """
 import contextlib

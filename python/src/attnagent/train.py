@@ -211,7 +211,7 @@ def train(env, frames=None, out=None, *, envs=None, resume=False, progress=True,
 
     Every other option is attn-train's, with attn-train's default: ``frames`` (--frames), ``out`` (--out, the
     run directory), ``envs``, ``seed``, ``threads``, and in ``train_options`` e.g. ``algo="ppo"``,
-    ``optim="adam"``, ``lr=5e-4``, ``unroll=20``, ``entropy_cost=0.01``, ``gae_lambda=0.95``, ``lr_decay=True``,
+    ``optim="adam"``, ``lr=5e-4``, ``unroll=20``, ``entropy_cost=0.01``, ``gae_lambda=0.95``, ``no_lr_decay=True``,
     ``checkpoint_every=100000`` (``attnagent.options.help_text()`` lists them all). ``resume=True`` continues
     from ``out/checkpoint.safetensors``. The network is attn-train's for the built-in games; for other
     environments :func:`config_for` chooses it from the observation shape unless ``preset`` or ``config``
