@@ -4,6 +4,7 @@
 
 #include "carve.h"
 #include "errors.h"
+#include "learner_reduce.h"
 #include "losses.h"
 #include "model.h"
 #include "rng.h"
@@ -20,6 +21,7 @@ struct attn_learner {
     int64_t updates;        /* attn_learner_update calls that ran the loss */
     float last_entropy;     /* mean policy entropy of the last update */
     float *params0;         /* the parameters at the first update, for attn_learner_health_get */
+    learner_reduce reduce;  /* the host's reduction across processes (attn_learner_set_reduce), or none */
 
     /* One minibatch's copy of the unroll, time-major [T][Bm] (gathered from the rollout for PPO). */
     void *obs;
@@ -30,6 +32,7 @@ struct attn_learner {
     size_t init_size[4];    /* for Bm environments */
     float *adv, *ret;       /* PPO: [T][B] for the whole batch, and [T][Bm] gathered */
     float *adv_mb, *ret_mb;
+    float *adv_norm;        /* PPO with a reduction: [T][Bm] advantages normalised over every process's samples */
     /* The learner's own forward and the loss's gradients, [T][Bm]. */
     float *logits, *values, *dlogits, *dvalues;
     float *workspace;
@@ -57,6 +60,7 @@ static void layout(carver *c, attn_learner *l)
     l->ret = TAKE_F(c, T * B);
     l->adv_mb = TAKE_F(c, T * Bm);
     l->ret_mb = TAKE_F(c, T * Bm);
+    l->adv_norm = TAKE_F(c, T * Bm);
     l->logits = TAKE_F(c, T * Bm * A);
     l->values = TAKE_F(c, T * Bm);
     l->dlogits = TAKE_F(c, T * Bm * A);
@@ -122,6 +126,14 @@ void attn_learner_destroy(attn_learner *learner)
 
 int64_t attn_learner_skipped(const attn_learner *learner) { return learner ? learner->skipped : 0; }
 
+attn_status attn_learner_set_reduce(attn_learner *learner, attn_reduce_fn reduce, void *payload)
+{
+    attn_status st = check_not_null(learner, "learner");
+    if (st) return st;
+    learner->reduce = (learner_reduce){reduce, reduce ? payload : NULL};
+    return ATTN_OK;
+}
+
 /* Copies environment src of the rollout's [T][B] arrays into column dst of the learner's [T][Bm] arrays. */
 static void gather_env(attn_learner *l, const attn_rollout *r, int src, int dst)
 {
@@ -176,19 +188,41 @@ static attn_status update_minibatch(attn_learner *l, attn_optimizer *opt, attn_l
     attn_status st = replay(l);
     loss_inputs in = minibatch_inputs(l);
     attn_loss_stats s = {0};
-    if (st == ATTN_OK) switch (l->cfg.kind) {
-    case ATTN_LOSS_A2C: st = loss_a2c(&l->cfg, &in, l->dlogits, l->dvalues, &s, l->workspace); break;
-    case ATTN_LOSS_VTRACE: st = loss_vtrace(&l->cfg, &in, l->dlogits, l->dvalues, &s, l->workspace); break;
+    /* With a host reduction every call of it below is made whatever failed here, so that no process waits for
+     * one that gave up (training.h); rs is a failure of the reduction itself, which ends the update. */
+    const learner_reduce *red = l->reduce.fn ? &l->reduce : NULL;
+    attn_loss_config cfg = l->cfg;
+    const float *adv = l->adv_mb;
+    const size_t n = (size_t)l->T * (size_t)l->Bm;
+    attn_status rs = ATTN_OK;
+    if (red && cfg.kind == ATTN_LOSS_PPO && cfg.normalize_advantages) {
+        rs = reduce_normalized_advantages(red, l->adv_norm, l->adv_mb, n);
+        adv = l->adv_norm;
+        cfg.normalize_advantages = 0;
+    }
+    if (st == ATTN_OK && !rs) switch (cfg.kind) {
+    case ATTN_LOSS_A2C: st = loss_a2c(&cfg, &in, l->dlogits, l->dvalues, &s, l->workspace); break;
+    case ATTN_LOSS_VTRACE: st = loss_vtrace(&cfg, &in, l->dlogits, l->dvalues, &s, l->workspace); break;
     case ATTN_LOSS_PPO:
-        st = loss_ppo(&l->cfg, &in, l->adv_mb, l->ret_mb, l->dlogits, l->dvalues, &s, l->workspace);
+        st = loss_ppo(&cfg, &in, adv, l->ret_mb, l->dlogits, l->dvalues, &s, l->workspace);
         break;
     }
-    if (st == ATTN_OK) {
+    double share = 1.0;
+    int any_failed = 0;
+    if (red && !rs) rs = reduce_step_scalars(red, &s, n, st != ATTN_OK, &any_failed, &share);
+    if (st == ATTN_OK && any_failed) st = ATTN_ERR_NONFINITE; /* another process's: every process skips */
+    if (st == ATTN_OK && !rs) {
         attn_model_zero_grad(l->model);
         st = attn_backward(l->model, l->state, l->dlogits, l->dvalues);
-        if (st == ATTN_OK) st = attn_optimizer_step(opt, l->model, &s.grad_norm);
+        if (red) rs = reduce_gradients(red, attn_model_grads(l->model), attn_model_param_count(l->model), share,
+                                       st != ATTN_OK);
+        if (st == ATTN_OK && !rs) st = attn_optimizer_step(opt, l->model, &s.grad_norm);
     }
     attn_state_clear_tape(l->state);
+    if (rs) {
+        *stats = s;
+        return rs;
+    }
     if (st == ATTN_ERR_NONFINITE) {
         /* A non-finite loss or gradient must not reach the weights: count it and move on. */
         l->skipped++;

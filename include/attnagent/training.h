@@ -243,6 +243,48 @@ ATTN_API attn_status attn_learner_update(attn_learner *learner, attn_optimizer *
 ATTN_API int64_t attn_learner_skipped(const attn_learner *learner);
 
 /*
+ * Data-parallel training (docs/distributed.md). P processes each hold an identical model, optimizer and learner
+ * and their own rollout; a reduction set on each learner makes every optimizer step use the gradient of the
+ * mean loss over all P processes' samples, so the replicas stay bitwise identical without sending weights. The
+ * library never communicates: the host's callback does (MPI_Allreduce, NCCL, Gloo, a game's own network).
+ *
+ * What the callback must do: reduce(payload, type, data, count) replaces data[0..count) — `count` floats
+ * (ATTN_REDUCE_FLOAT32) or doubles (ATTN_REDUCE_FLOAT64) — in every process by the element-wise SUM of the
+ * arrays all P processes passed to the same call, bitwise the same in every process (MPI_Allreduce with
+ * MPI_SUM; or a reduce to one process and a broadcast), and returns 0. It must not keep `data` after it
+ * returns. The library divides, weighting each process by its sample count, so processes with different
+ * batches are exact too. With P = 1, returning 0 and leaving data alone is the reduction, and it changes no
+ * result by a bit.
+ *
+ * When it is called: inside attn_learner_update, for each optimizer step (A2C and V-trace: one per update;
+ * PPO: epochs × minibatches), in this order, the same on every process given the same loss configuration:
+ *   1. PPO with normalize_advantages: FLOAT64 {samples, Σ Â} (count 2), then FLOAT64 {Σ (Â − mean)²}
+ *      (count 1): the advantages are normalised by the mean and standard deviation of all processes' samples;
+ *   2. FLOAT64, count 8: the sample count, the loss statistics weighted by it, and a failure flag;
+ *   3. unless the flag says a process failed: FLOAT32 with data = attn_model_grads(model) and count =
+ *      attn_model_param_count(model), after each process has scaled its gradient by its share of the samples.
+ * Then the optimizer step sees the summed gradient (clipping measures its global norm), and the stats are the
+ * means over all processes' samples. Use `count` as given: a later version may reduce more scalars.
+ *
+ * Failures stay in step. A non-finite loss or gradient on any process makes every process skip the step
+ * (ATTN_OK with stats->skipped, counted by attn_learner_skipped); a process whose replay, loss or backward fails
+ * otherwise still makes every call, skips the step with the others, and returns its error. A non-zero return
+ * from the callback stops the update: ATTN_CALLBACK_ABORT gives ATTN_ERR_ABORTED, any other value
+ * ATTN_ERR_CALLBACK, without the step of that call (PPO's earlier steps of the update stay taken). The other
+ * processes may then be waiting inside the same reduction, and so may they be when attn_learner_update refuses
+ * its arguments (no call is made): the host must stop them all (MPI_Abort).
+ *
+ * attn_learner_set_reduce(learner, NULL, NULL) goes back to a single process. ATTN_ERR_NULL for a NULL
+ * learner. Added in 0.2.
+ */
+typedef enum attn_reduce_type {
+    ATTN_REDUCE_FLOAT32 = 0, /* data is float[count]: the gradient */
+    ATTN_REDUCE_FLOAT64 = 1  /* data is double[count]: counts and sums for the loss */
+} attn_reduce_type;
+typedef int (*attn_reduce_fn)(void *payload, attn_reduce_type type, void *data, size_t count);
+ATTN_API attn_status attn_learner_set_reduce(attn_learner *learner, attn_reduce_fn reduce, void *payload);
+
+/*
  * Is it learning? Two signs that a run is stuck, measured by the learner so every host can print them
  * (docs/training.md, "Is it learning?"): a policy still uniform after many updates (its entropy at ln A: the
  * weights that matter did not move, or the advantages carry no signal), and weights that barely moved at all
