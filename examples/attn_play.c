@@ -12,10 +12,14 @@
 
 #include "ale_env.h"
 #include "attnagent/attnagent.h"
+#include "attnagent/training.h"
 #include "minatar.h"
 #include "minatar_env.h"
+#include "option_numbers.h"
 #include "render.h"
 #include "viewer.h"
+
+#define PROG "attn-play"
 
 typedef struct play_options {
     const char *run, *checkpoint, *env, *gif, *png_dir, *png_steps, *html;
@@ -24,6 +28,8 @@ typedef struct play_options {
     /* ale: the preprocessing the agent was trained with (attn-train's defaults) */
     int ale, frame_skip, noop_max, max_pool, full_action_set;
     float sticky;
+    int env_given;  /* --env was on the command line: it must match the checkpoint's own "env" key */
+    char env_buf[256];
 } play_options;
 
 static void usage(void)
@@ -31,7 +37,8 @@ static void usage(void)
     printf("usage: attn-play [options]\n"
            "  --run DIR            a training run's directory (default runs/breakout)\n"
            "  --checkpoint FILE    the checkpoint (default DIR/checkpoint.safetensors)\n"
-           "  --env minatar:GAME   the game the agent was trained on (default minatar:breakout)\n"
+           "  --env minatar:GAME   the game (default: the checkpoint's own, as attn-train saved it; else\n"
+           "                       minatar:breakout); a game other than the checkpoint's is refused\n"
            "  --env ale:GAME       a real Atari game through ale-py (docs/atari.md)\n"
            "  --episodes K         episodes to play (default 5)\n"
            "  --sample             sample actions from the policy (default: greedy)\n"
@@ -47,6 +54,28 @@ static void usage(void)
            "  ale: only, as the agent was trained (attn-train's defaults):\n"
            "  --frame-skip N (4)  --sticky P (0.25)  --noop-max N (0)  --no-max-pool\n"
            "  (the full 18-action set is used when the checkpoint has 18 actions)\n");
+}
+
+/* The numeric options: each parsed whole and range-checked before it is converted (option_numbers.h). */
+static int numeric(play_options *o, const char *a, const char *v)
+{
+    double x;
+    if (!strcmp(a, "--episodes")) return option_int(PROG, a, v, 1, 1000000, &o->episodes);
+    if (!strcmp(a, "--gif-steps")) return option_int(PROG, a, v, 0, 1000000, &o->gif_steps);
+    if (!strcmp(a, "--scale")) return option_int(PROG, a, v, 1, 64, &o->scale);
+    if (!strcmp(a, "--delay")) return option_int(PROG, a, v, 0, 65535, &o->delay_cs); /* GIF: 16 bits */
+    if (!strcmp(a, "--seed")) return option_uint64(PROG, a, v, &o->seed);
+    /* At most attn-train's --max-episode-steps, so that the ALE frame budget (× --frame-skip) fits an int. */
+    if (!strcmp(a, "--max-steps")) return option_int(PROG, a, v, 1, 10000000, &o->max_steps);
+    if (!strcmp(a, "--frame-skip")) return option_int(PROG, a, v, 1, 64, &o->frame_skip);
+    if (!strcmp(a, "--noop-max")) return option_int(PROG, a, v, 0, 100000, &o->noop_max);
+    if (!strcmp(a, "--sticky")) {
+        if (option_double(PROG, a, v, 0.0, 1.0, &x)) return -1;
+        o->sticky = (float)x;
+        return 0;
+    }
+    fprintf(stderr, PROG ": unknown option %s (see --help)\n", a);
+    return -1;
 }
 
 static int parse(play_options *o, int argc, char **argv)
@@ -69,49 +98,59 @@ static int parse(play_options *o, int argc, char **argv)
             continue;
         }
         if (i + 1 >= argc) {
-            fprintf(stderr, "attn-play: %s needs a value (or is unknown; see --help)\n", a);
+            fprintf(stderr, PROG ": %s needs a value (or is unknown; see --help)\n", a);
             return 1;
         }
         const char *v = argv[++i];
         if (!strcmp(a, "--run")) o->run = v;
         else if (!strcmp(a, "--checkpoint")) o->checkpoint = v;
-        else if (!strcmp(a, "--env")) o->env = v;
+        else if (!strcmp(a, "--env")) o->env = v, o->env_given = 1;
         else if (!strcmp(a, "--gif")) o->gif = v;
         else if (!strcmp(a, "--png-steps")) o->png_steps = v;
         else if (!strcmp(a, "--png-dir")) o->png_dir = v;
         else if (!strcmp(a, "--html")) o->html = v;
-        else if (!strcmp(a, "--episodes")) o->episodes = atoi(v);
-        else if (!strcmp(a, "--gif-steps")) o->gif_steps = atoi(v);
-        else if (!strcmp(a, "--scale")) o->scale = atoi(v);
-        else if (!strcmp(a, "--delay")) o->delay_cs = atoi(v);
-        else if (!strcmp(a, "--seed")) o->seed = strtoull(v, NULL, 10);
-        else if (!strcmp(a, "--max-steps")) o->max_steps = atoi(v);
-        else if (!strcmp(a, "--frame-skip")) o->frame_skip = atoi(v);
-        else if (!strcmp(a, "--noop-max")) o->noop_max = atoi(v);
-        else if (!strcmp(a, "--sticky")) o->sticky = strtof(v, NULL);
-        else {
-            fprintf(stderr, "attn-play: unknown option %s (see --help)\n", a);
-            return 1;
-        }
+        else if (numeric(o, a, v)) return 1;
     }
-    o->ale = !strncmp(o->env, "ale:", 4) && o->env[4];
-    if (strncmp(o->env, "minatar:", 8) && !o->ale) {
-        fprintf(stderr, "attn-play: --env must be minatar:GAME or ale:GAME\n");
+    if (o->env_given && strncmp(o->env, "minatar:", 8) && !(!strncmp(o->env, "ale:", 4) && o->env[4])) {
+        fprintf(stderr, PROG ": --env must be minatar:GAME or ale:GAME, not \"%s\"\n", o->env);
         return 1;
     }
     static char run_default[256];
-    if (!o->run && o->ale) {
+    if (!o->run && o->env_given && !strncmp(o->env, "ale:", 4)) {
         snprintf(run_default, sizeof run_default, "runs/ale_%s", o->env + 4); /* attn-train's default */
         o->run = run_default;
     } else if (!o->run) {
         o->run = "runs/breakout";
     }
-    if (o->delay_cs < 0) o->delay_cs = o->ale ? 5 : 12;
-    if (!o->max_steps) o->max_steps = o->ale ? 27000 : 100000;
-    if (o->episodes < 1 || o->scale < 0 || o->gif_steps < 0 || o->max_steps < 1) {
-        fprintf(stderr, "attn-play: --episodes, --scale and --max-steps must be positive\n");
+    return 0;
+}
+
+/* The game to play: the one the checkpoint was trained on, from the "env" key attn-train saves in it, which an
+ * --env must agree with; a checkpoint without one (attn_model_save's) plays --env or minatar:breakout. Then the
+ * defaults that depend on the game. Returns 0, or the exit status: 2 for an --env the checkpoint contradicts, 1
+ * for a checkpoint that cannot be read. */
+static int resolve_env(play_options *o, const char *ckpt)
+{
+    size_t len = 0;
+    const attn_status st = attn_checkpoint_meta(ckpt, "env", o->env_buf, sizeof o->env_buf, &len);
+    if (st == ATTN_OK) {
+        if (o->env_given && strcmp(o->env, o->env_buf)) {
+            fprintf(stderr, PROG ": --env %s: %s was trained on %s (its \"env\" key); leave --env out to play "
+                            "that\n", o->env, ckpt, o->env_buf);
+            return 2;
+        }
+        o->env = o->env_buf;
+    } else if (st != ATTN_ERR_INVALID) { /* no such key is fine; an unreadable file is not */
+        fprintf(stderr, PROG ": reading %s: %s\n  %s\n", ckpt, attn_status_str(st), attn_last_error());
         return 1;
     }
+    o->ale = !strncmp(o->env, "ale:", 4) && o->env[4];
+    if (strncmp(o->env, "minatar:", 8) && !o->ale) {
+        fprintf(stderr, PROG ": %s names the game \"%s\": not minatar:GAME or ale:GAME\n", ckpt, o->env);
+        return 1;
+    }
+    if (o->delay_cs < 0) o->delay_cs = o->ale ? 5 : 12;
+    if (!o->max_steps) o->max_steps = o->ale ? 27000 : 100000;
     return 0;
 }
 
@@ -143,12 +182,14 @@ static int choose(const float *logits, int A, int sample, uint64_t *rng)
     return A - 1;
 }
 
+/* In main: a failed call reports and goes to the clean-up that every exit shares. */
 #define CHECK(what, call)                                                                                         \
     do {                                                                                                         \
         attn_status st_ = (call);                                                                                \
         if (st_) {                                                                                               \
             fprintf(stderr, "attn-play: %s: %s\n  %s\n", what, attn_status_str(st_), attn_last_error());         \
-            return 1;                                                                                            \
+            status = 1;                                                                                          \
+            goto done;                                                                                           \
         }                                                                                                        \
     } while (0)
 
@@ -307,8 +348,20 @@ int main(int argc, char **argv)
     snprintf(gif_path, sizeof gif_path, "%s", o.gif ? o.gif : "");
     if (!o.gif) snprintf(gif_path, sizeof gif_path, "%s/attention.gif", o.run);
     const char *png_dir = o.png_dir ? o.png_dir : o.run;
+    const int resolved = resolve_env(&o, ckpt);
+    if (resolved) return resolved;
 
-    attn_model *model;
+    /* Everything built below starts empty, and every exit after this point goes through `done`, which frees
+     * whatever was built (LeakSanitizer finds nothing on any path, tests/check_program_options.sh). */
+    attn_model *model = NULL;
+    attn_state *state = NULL;
+    viewer *page = NULL;
+    world w;
+    memset(&w, 0, sizeof w);
+    float *logits = NULL, *maps = NULL, *pix = NULL, value;
+    render_image frame = RENDER_IMAGE_INIT, panel = RENDER_IMAGE_INIT;
+    render_gif *gif = NULL;
+    int status = 0;
     CHECK("loading the checkpoint", attn_model_load(&model, ckpt));
     const attn_config *cfg = attn_model_config(model);
     int H, W, C, A, N, gh, gw, type;
@@ -322,32 +375,30 @@ int main(int argc, char **argv)
     attn_config_get(cfg, ATTN_CFG_OBS_TYPE, &type);
     if (!o.scale) o.scale = !o.ale ? 24 : H > 100 ? 2 : 3;
 
-    world w;
     if (world_create(&w, &o, H, W, C, A, type)) {
-        world_destroy(&w);
-        attn_model_destroy(model);
-        return 1;
+        status = 1;
+        goto done;
     }
-    attn_state *state;
     CHECK("state", attn_state_create(&state, model, 1, 0));
-    viewer *page = NULL;
     if (o.html && !(page = open_viewer(&o, &w, ckpt, cfg))) {
-        attn_state_destroy(state);
-        attn_model_destroy(model);
-        world_destroy(&w);
-        return 1;
+        status = 1;
+        goto done;
     }
     viewer_summary page_summary = {0};
 
     const size_t obs_bytes = (size_t)H * W * C;
-    float *logits = malloc(sizeof(float) * (size_t)A), value;
-    float *maps = malloc(sizeof(float) * (size_t)N * gh * gw), *pix = malloc(sizeof(float) * (size_t)N * H * W);
-    render_image frame = RENDER_IMAGE_INIT, panel = RENDER_IMAGE_INIT;
-    render_gif *gif = NULL;
+    logits = malloc(sizeof(float) * (size_t)A);
+    maps = malloc(sizeof(float) * (size_t)N * gh * gw);
+    pix = malloc(sizeof(float) * (size_t)N * H * W);
+    if (!logits || !maps || !pix) {
+        fprintf(stderr, "attn-play: out of memory\n");
+        status = 1;
+        goto done;
+    }
     uint64_t rng = o.seed;
     double total = 0.0;
-    int pngs = 0, gif_frames = 0, status = 0;
-    printf("attn-play: %s, %s policy, %d episodes\n", ckpt, o.sample ? "sampled" : "greedy", o.episodes);
+    int pngs = 0, gif_frames = 0;
+    printf("attn-play: %s, %s, %s policy, %d episodes\n", ckpt, o.env, o.sample ? "sampled" : "greedy", o.episodes);
     for (int ep = 0; ep < o.episodes && !status; ep++) {
         if (world_start(&w, ep, o.seed, obs_bytes)) {
             status = 1;
@@ -382,16 +433,15 @@ int main(int argc, char **argv)
                                             : render_frame_minatar(&frame, w.obs, H, W, C, o.scale);
                 if (drawn || render_panel(&panel, &frame, pix, N, H, W, &po)) {
                     fprintf(stderr, "attn-play: drawing: %s\n", render_last_error());
-                    return 1;
+                    status = 1;
+                    break;
                 }
                 if (draw_gif) {
-                    if (!gif && render_gif_open(&gif, gif_path, panel.width, panel.height, o.delay_cs)) {
+                    if ((!gif && render_gif_open(&gif, gif_path, panel.width, panel.height, o.delay_cs)) ||
+                        render_gif_add(gif, &panel)) {
                         fprintf(stderr, "attn-play: %s: %s\n", gif_path, render_last_error());
-                        return 1;
-                    }
-                    if (render_gif_add(gif, &panel)) {
-                        fprintf(stderr, "attn-play: %s: %s\n", gif_path, render_last_error());
-                        return 1;
+                        status = 1;
+                        break;
                     }
                     gif_frames++;
                 }
@@ -400,7 +450,8 @@ int main(int argc, char **argv)
                     snprintf(path, sizeof path, "%s/step_%04d.png", png_dir, steps);
                     if (render_write_png(path, &panel)) {
                         fprintf(stderr, "attn-play: %s: %s\n", path, render_last_error());
-                        return 1;
+                        status = 1;
+                        break;
                     }
                     pngs++;
                 }
@@ -432,17 +483,18 @@ int main(int argc, char **argv)
         printf("episode %d: %s %.0f in %d steps\n", ep, o.ale ? "score" : "return", ret, steps);
         total += ret;
     }
-    viewer_abandon(page); /* still open only after a failure part-way through the first episode */
-    if (gif && render_gif_close(gif)) {
-        fprintf(stderr, "attn-play: %s: %s\n", gif_path, render_last_error());
-        return 1;
-    }
     if (!status) printf("mean %s %.2f over %d episodes\n", o.ale ? "score" : "return", total / o.episodes, o.episodes);
     if (gif_frames) printf("attention GIF: %s (%d steps)\n", gif_path, gif_frames);
     if (pngs) printf("attention PNGs: %s/step_*.png (%d)\n", png_dir, pngs);
     if (page_summary.steps)
         printf("attention viewer: %s/index.html (%d steps, data.js %zu bytes: %zu per step)\n", o.html,
                page_summary.steps, page_summary.data_bytes, page_summary.data_bytes / (size_t)page_summary.steps);
+done:
+    viewer_abandon(page); /* still open only after a failure part-way through the first episode */
+    if (gif && render_gif_close(gif)) {
+        fprintf(stderr, "attn-play: %s: %s\n", gif_path, render_last_error());
+        status = 1;
+    }
     render_image_free(&frame);
     render_image_free(&panel);
     free(logits), free(maps), free(pix);

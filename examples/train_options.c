@@ -1,9 +1,16 @@
 #include "train_options.h"
 
+#include <float.h>
+#include <limits.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "option_numbers.h"
+
+#define PROG "attn-train"
 
 static const char *const ALGOS[] = {"a2c", "vtrace", "ppo"};
 static const char *const OPTIMS[] = {"rmsprop", "adam", "adamw", "sgd"};
@@ -48,19 +55,81 @@ static int pick(const char *value, const char *const *names, int n, const char *
 {
     for (int i = 0; i < n; i++)
         if (!strcmp(value, names[i])) return i;
-    fprintf(stderr, "attn-train: %s: unknown value \"%s\"\n", option, value);
+    fprintf(stderr, PROG ": %s: unknown value \"%s\"\n", option, value);
     return -1;
 }
 
-static int number(const char *value, double *out, const char *option)
+/* The numeric options: where each goes and the values it may take. Every one is parsed whole and range-checked
+ * before it is converted (option_numbers.h), so nothing out of range is ever cast, and "the default" is never a
+ * value a user can type: a negative --sticky or --max-episode-steps is refused, not taken to mean it. The bounds
+ * are the library's own (ATTN_MAX_BATCH, ATTN_MAX_UNROLL, the thread limit, the loss's ranges) or, for the run
+ * lengths, far beyond any run (10^15 frames) so that no sum of them can overflow. */
+typedef enum { NUM_DOUBLE, NUM_FLOAT, NUM_INT, NUM_INT64, NUM_UINT64 } numeric_kind;
+typedef struct numeric_option {
+    const char *name;
+    numeric_kind kind;
+    double lo, hi;
+    size_t offset;
+} numeric_option;
+
+#define RUN_LENGTH_MAX 1e15
+#define OPT(name, kind, lo, hi, field) {name, kind, lo, hi, offsetof(train_options, field)}
+static const numeric_option NUMERIC[] = {
+    OPT("--lr", NUM_DOUBLE, 0, DBL_MAX, lr),
+    OPT("--epsilon", NUM_DOUBLE, 0, DBL_MAX, epsilon),
+    OPT("--max-grad-norm", NUM_DOUBLE, 0, DBL_MAX, max_grad_norm),
+    /* The loss's floats: their range, and nothing a float cannot hold. */
+    OPT("--entropy-cost", NUM_DOUBLE, 0, FLT_MAX, entropy_cost),
+    OPT("--baseline-cost", NUM_DOUBLE, 0, FLT_MAX, baseline_cost),
+    OPT("--discount", NUM_DOUBLE, 0, 1, discount),
+    OPT("--lambda", NUM_DOUBLE, 0, 1, gae_lambda),
+    OPT("--reward-clip", NUM_DOUBLE, 0, FLT_MAX, reward_clip),
+    OPT("--ppo-epochs", NUM_INT, 1, 100000, ppo_epochs),
+    OPT("--ppo-minibatches", NUM_INT, 1, ATTN_MAX_BATCH, ppo_minibatches),
+    OPT("--envs", NUM_INT, 1, ATTN_MAX_BATCH, envs),
+    OPT("--unroll", NUM_INT, 1, ATTN_MAX_UNROLL, unroll),
+    OPT("--frames", NUM_INT64, 1, RUN_LENGTH_MAX, frames),
+    OPT("--checkpoint-every", NUM_INT64, 1, RUN_LENGTH_MAX, checkpoint_every),
+    OPT("--seed", NUM_UINT64, 0, 0, seed),
+    OPT("--threads", NUM_INT, 0, 1024, threads),
+    OPT("--sticky", NUM_FLOAT, 0, 1, sticky),
+    OPT("--max-episode-steps", NUM_INT, 1, 10000000, max_episode_steps),
+    OPT("--frame-skip", NUM_INT, 1, 64, frame_skip),
+    OPT("--noop-max", NUM_INT, 0, 100000, noop_max),
+    OPT("--ale-procs", NUM_INT, 0, ATTN_MAX_BATCH, ale_procs),
+    OPT("--ale-timeout", NUM_DOUBLE, 0.001, 86400, ale_timeout),
+};
+#undef OPT
+
+/* Parses `value` for the numeric option `name` into `o`: 0, 1 with a message naming the option, or -1 when
+ * there is no such option. */
+static int numeric(train_options *o, const char *name, const char *value)
 {
-    char *end;
-    *out = strtod(value, &end);
-    if (!*value || *end || !isfinite(*out)) {
-        fprintf(stderr, "attn-train: %s needs a number, not \"%s\"\n", option, value);
-        return -1;
+    for (size_t k = 0; k < sizeof NUMERIC / sizeof NUMERIC[0]; k++) {
+        const numeric_option *n = &NUMERIC[k];
+        if (strcmp(name, n->name)) continue;
+        void *field = (char *)o + n->offset;
+        double x;
+        int64_t i;
+        int bad = 0;
+        switch (n->kind) {
+        case NUM_DOUBLE:
+            if (!(bad = option_double(PROG, name, value, n->lo, n->hi, &x))) *(double *)field = x;
+            break;
+        case NUM_FLOAT:
+            if (!(bad = option_double(PROG, name, value, n->lo, n->hi, &x))) *(float *)field = (float)x;
+            break;
+        case NUM_INT:
+            if (!(bad = option_int64(PROG, name, value, (int64_t)n->lo, (int64_t)n->hi, &i))) *(int *)field = (int)i;
+            break;
+        case NUM_INT64:
+            if (!(bad = option_int64(PROG, name, value, (int64_t)n->lo, (int64_t)n->hi, &i))) *(int64_t *)field = i;
+            break;
+        case NUM_UINT64: bad = option_uint64(PROG, name, value, (uint64_t *)field); break;
+        }
+        return bad ? 1 : 0;
     }
-    return 0;
+    return -1;
 }
 
 int train_options_parse(train_options *o, int argc, char **argv)
@@ -108,42 +177,18 @@ int train_options_parse(train_options *o, int argc, char **argv)
             continue;
         }
         if (i + 1 >= argc) {
-            fprintf(stderr, "attn-train: %s needs a value (or is unknown; see --help)\n", a);
+            fprintf(stderr, PROG ": %s needs a value (or is unknown; see --help)\n", a);
             return 1;
         }
         const char *v = argv[++i];
-        double x = 0;
         int bad = 0;
         if (!strcmp(a, "--env")) o->env = v;
         else if (!strcmp(a, "--preset")) preset = v;
         else if (!strcmp(a, "--algo")) { int k = pick(v, ALGOS, 3, a); bad = k < 0; o->algo = (attn_loss_kind)(k < 0 ? 0 : k); }
         else if (!strcmp(a, "--optim")) { int k = pick(v, OPTIMS, 4, a); bad = k < 0; o->optim = (attn_optim_kind)(k < 0 ? 0 : k); }
         else if (!strcmp(a, "--out")) o->out = v;
-        else if ((bad = number(v, &x, a))) ;
-        else if (!strcmp(a, "--lr")) o->lr = x;
-        else if (!strcmp(a, "--epsilon")) o->epsilon = x;
-        else if (!strcmp(a, "--max-grad-norm")) o->max_grad_norm = x;
-        else if (!strcmp(a, "--entropy-cost")) o->entropy_cost = x;
-        else if (!strcmp(a, "--baseline-cost")) o->baseline_cost = x;
-        else if (!strcmp(a, "--discount")) o->discount = x;
-        else if (!strcmp(a, "--lambda")) o->gae_lambda = x;
-        else if (!strcmp(a, "--reward-clip")) o->reward_clip = x;
-        else if (!strcmp(a, "--ppo-epochs")) o->ppo_epochs = (int)x;
-        else if (!strcmp(a, "--ppo-minibatches")) o->ppo_minibatches = (int)x;
-        else if (!strcmp(a, "--envs")) o->envs = (int)x;
-        else if (!strcmp(a, "--unroll")) o->unroll = (int)x;
-        else if (!strcmp(a, "--frames")) o->frames = (int64_t)x;
-        else if (!strcmp(a, "--seed")) o->seed = (uint64_t)x;
-        else if (!strcmp(a, "--threads")) o->threads = (int)x;
-        else if (!strcmp(a, "--sticky")) o->sticky = (float)x;
-        else if (!strcmp(a, "--max-episode-steps")) o->max_episode_steps = (int)x;
-        else if (!strcmp(a, "--checkpoint-every")) o->checkpoint_every = (int64_t)x;
-        else if (!strcmp(a, "--frame-skip")) o->frame_skip = (int)x;
-        else if (!strcmp(a, "--noop-max")) o->noop_max = (int)x;
-        else if (!strcmp(a, "--ale-procs")) o->ale_procs = (int)x;
-        else if (!strcmp(a, "--ale-timeout")) o->ale_timeout = x;
-        else {
-            fprintf(stderr, "attn-train: unknown option %s (see --help)\n", a);
+        else if ((bad = numeric(o, a, v)) < 0) {
+            fprintf(stderr, PROG ": unknown option %s (see --help)\n", a);
             return 1;
         }
         if (bad) return 1;
@@ -151,7 +196,7 @@ int train_options_parse(train_options *o, int argc, char **argv)
     if (!strncmp(o->env, "minatar:", 8)) {
         o->game = o->env + 8;
         if (preset && strcmp(preset, "minatar")) {
-            fprintf(stderr, "attn-train: the built-in games use --preset minatar\n");
+            fprintf(stderr, PROG ": the built-in games use --preset minatar\n");
             return 1;
         }
         o->preset = ATTN_PRESET_MINATAR;
@@ -163,7 +208,7 @@ int train_options_parse(train_options *o, int argc, char **argv)
         if (!preset || !strcmp(preset, "atari84")) o->preset = ATTN_PRESET_ATARI84;
         else if (!strcmp(preset, "atari")) o->preset = ATTN_PRESET_ATARI;
         else {
-            fprintf(stderr, "attn-train: ale: games use --preset atari84 (default) or atari, not \"%s\"\n", preset);
+            fprintf(stderr, PROG ": ale: games use --preset atari84 (default) or atari, not \"%s\"\n", preset);
             return 1;
         }
         if (o->sticky < 0) o->sticky = 0.25f;
@@ -171,19 +216,25 @@ int train_options_parse(train_options *o, int argc, char **argv)
         if (o->max_episode_steps < 0) o->max_episode_steps = 27000;
         /* Rewards are clipped to [-1, 1] for the loss (the reported scores stay raw), as in IMPALA's Atari setup. */
         if (isnan(o->reward_clip)) o->reward_clip = 1.0;
-        if (o->frame_skip < 1 || o->frame_skip > 64 || o->sticky > 1 || o->ale_procs < 0 || !(o->ale_timeout > 0) ||
-            o->noop_max > 100000 || o->max_episode_steps > 10000000) {
-            fprintf(stderr, "attn-train: --frame-skip must be 1..64, --sticky at most 1, --ale-procs >= 0, "
-                            "--ale-timeout positive, --noop-max at most 100000, --max-episode-steps at most 1e7\n");
-            return 1;
-        }
     } else {
-        fprintf(stderr, "attn-train: --env must be minatar:GAME or ale:GAME, not \"%s\"\n", o->env);
+        fprintf(stderr, PROG ": --env must be minatar:GAME or ale:GAME, not \"%s\"\n", o->env);
         return 1;
     }
-    if (o->envs < 1 || o->unroll < 1 || o->frames < 1 || o->checkpoint_every < 1 || o->threads < 0) {
-        fprintf(stderr, "attn-train: --envs, --unroll, --frames and --checkpoint-every must be positive\n");
+    /* What the library would refuse only once the games, the model and the rollout were built: checked here,
+     * before anything is. */
+    if ((int64_t)o->envs * o->unroll > INT_MAX) {
+        fprintf(stderr, PROG ": --envs %d × --unroll %d: %lld samples per update, over the %d a rollout holds\n",
+                o->envs, o->unroll, (long long)o->envs * o->unroll, INT_MAX);
         return 1;
+    }
+    if (o->algo == ATTN_LOSS_PPO) {
+        attn_loss_config lc;
+        attn_loss_config_init(&lc, o->algo);
+        const int minibatches = o->ppo_minibatches ? o->ppo_minibatches : lc.ppo_minibatches;
+        if (o->envs % minibatches) {
+            fprintf(stderr, PROG ": --ppo-minibatches %d must divide --envs %d\n", minibatches, o->envs);
+            return 1;
+        }
     }
     if (!o->out) {
         snprintf(out_default, sizeof out_default, o->ale ? "runs/ale_%s" : "runs/%s", o->game);

@@ -4,6 +4,7 @@
 #include "activations.h"
 #include "conv_direct.h"
 #include "errors.h"
+#include "finite.h"
 #include "linear.h"
 #include "lstm_cell.h"
 #include "step.h"
@@ -135,8 +136,8 @@ typedef struct backward_job {
     const float *dlogits, *dvalues;
 } backward_job;
 
-/* Thread k's share: its slice of environments through every recorded step, newest first; thread 0 adds into
- * the model's gradients, the others into their private buffers. */
+/* Thread k's share: its slice of environments through every recorded step, newest first, adding into its own
+ * private gradients (zeroed by attn_backward). */
 static void backward_slice(void *ctx, int k)
 {
     const backward_job *j = ctx;
@@ -145,8 +146,8 @@ static void backward_slice(void *ctx, int k)
     const dims *d = &m->d;
     int b0, n;
     thread_range(s->B, s->threads, k, &b0, &n);
-    weights g = m->g;
-    if (k) weights_map(m, s->thread_grads + (size_t)(k - 1) * m->nparams, &g);
+    weights g;
+    weights_map(m, s->thread_grads + (size_t)k * m->nparams, &g);
     scratch x;
     scratch_slice(&x, &s->s, d, b0);
     const size_t vs = (size_t)n * d->P * d->L, ps = (size_t)n * d->Hp;
@@ -190,8 +191,8 @@ attn_status attn_backward(attn_model *model, attn_state *state, const float *dlo
     if ((st = check_finite(dlogits, (size_t)T * B * d->A, "dlogits")) ||
         (st = check_finite(dvalues, (size_t)T * B, "dvalues")))
         return st;
-    if (state->thread_grads)
-        memset(state->thread_grads, 0, sizeof(float) * (size_t)(state->threads - 1) * model->nparams);
+    const size_t np = model->nparams;
+    memset(state->thread_grads, 0, sizeof(float) * (size_t)state->threads * np);
     backward_job job = {.m = model, .s = state, .dlogits = dlogits, .dvalues = dvalues};
     conv_shape ls = layer_shape(d, d->nconv, B);
     conv_plan_input_grad(&job.dx_plan, state->packed, model->w.clstm_w, &ls); /* once for every thread and step */
@@ -199,11 +200,26 @@ attn_status attn_backward(attn_model *model, attn_state *state, const float *dlo
         pool_run(state->workers, state->threads, backward_slice, &job);
     else
         backward_slice(&job, 0);
-    /* Add the other threads' gradients in a fixed order, so a thread count gives one bitwise result. */
+    /* The model's gradients plus every thread's, added in a fixed order (so a thread count gives one bitwise
+     * result; into gradients that start at zero, exactly what accumulating in place gave), into thread 0's
+     * buffer: only a wholly finite sum replaces the model's gradients. Huge but finite dlogits or dvalues, or
+     * weights large enough, overflow here though every input was finite. */
+    float *total = state->thread_grads;
+    for (size_t i = 0; i < np; i++) total[i] = model->grads[i] + total[i];
     for (int k = 1; k < state->threads; k++) {
-        const float *tg = state->thread_grads + (size_t)(k - 1) * model->nparams;
-        for (size_t i = 0; i < model->nparams; i++) model->grads[i] += tg[i];
+        const float *tg = state->thread_grads + (size_t)k * np;
+        for (size_t i = 0; i < np; i++) total[i] += tg[i];
     }
+    if (!all_finite(total, np)) {
+        size_t i = 0;
+        while (all_finite(total + i, 1)) i++;
+        int t = 0;
+        while (t + 1 < model->ntensors && model->tensors[t + 1].offset <= i) t++;
+        return fail(ATTN_ERR_NONFINITE, "the gradient of %s (element %zu) would not be finite; the gradients and the "
+                    "tape are unchanged (are dlogits or dvalues, or the weights, too large?)", model->tensors[t].name,
+                    i - model->tensors[t].offset);
+    }
+    memcpy(model->grads, total, sizeof(float) * np);
     state->recorded = 0;
     return ATTN_OK;
 }

@@ -7,6 +7,7 @@
 #include "checkpoint_model.h"
 #include "errors.h"
 #include "json.h"
+#include "model.h"
 #include "safetensors.h"
 
 /* ---- Public API ------------------------------------------------------------------------------------------- */
@@ -53,8 +54,16 @@ attn_status attn_model_load(attn_model **out, const char *path)
     attn_config *cfg = NULL;
     attn_model *model = NULL;
     st = ckpt_build_config(&rc, path, &cfg);
+    /* The file's tensors are held against the model its configuration describes before that model is created:
+     * a small file whose header declares a huge network is refused without allocating (or initialising) it. The
+     * weights the file must then hold are no larger than the file, which st_open checked against its header. */
+    attn_model *described = NULL;
+    if (st == ATTN_OK && !(described = malloc(sizeof *described)))
+        st = fail(ATTN_ERR_NOMEM, "out of memory loading %s", path);
+    if (st == ATTN_OK) st = model_describe(described, cfg);
+    if (st == ATTN_OK) st = ckpt_check_weights(described, f, path);
+    free(described);
     if (st == ATTN_OK) st = attn_model_create(&model, cfg, 0);
-    if (st == ATTN_OK) st = ckpt_check_weights(model, f, path);
     if (st == ATTN_OK) st = ckpt_copy_weights(model, f);
     attn_config_destroy(cfg);
     st_close(f);

@@ -4,10 +4,12 @@
 #include <limits.h>
 #include <math.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "errors.h"
+#include "sizes.h"
 
 static void set_conv(attn_config *c, int i, int out, int k, int stride, int pad)
 {
@@ -223,6 +225,27 @@ attn_status attn_config_get_mlp_hidden(const attn_config *cfg, attn_mlp mlp, int
     return ATTN_OK;
 }
 
+/* The most elements one environment's tensor may hold: the layers index and hand to BLAS in int. */
+#define TENSOR_LIMIT ((size_t)INT_MAX)
+
+/* Refuses a configuration in which `what` (the elements one environment's tensor holds, from size_mul) would
+ * not fit TENSOR_LIMIT. */
+static attn_status bound(size_t n, const char *what)
+{
+    if (n <= TENSOR_LIMIT) return ATTN_OK;
+    char count[32];
+    if (n == SIZE_MAX) snprintf(count, sizeof count, "more than 2^64");
+    else snprintf(count, sizeof count, "%zu", n);
+    return fail(ATTN_ERR_INVALID, "configuration too large: %s would hold %s elements per environment, over the %d "
+                "one tensor may hold", what, count, INT_MAX);
+}
+
+/* The same for a product of three sizes. */
+static attn_status bound3(size_t a, size_t b, size_t c, const char *what)
+{
+    return bound(size_mul(size_mul(a, b), c), what);
+}
+
 attn_status config_dims(const attn_config *c, dims *d)
 {
     memset(d, 0, sizeof *d);
@@ -233,6 +256,14 @@ attn_status config_dims(const attn_config *c, dims *d)
     d->nconv = c->conv_layers;
     if (d->nconv < 1 || d->nconv > ATTN_MAX_CONV_LAYERS)
         return fail(ATTN_ERR_INVALID, "conv layers %d outside [1, %d]", d->nconv, ATTN_MAX_CONV_LAYERS);
+    attn_status st;
+    char what[96];
+    /* Every size below is a product of settable sizes (each at most MAX_SIZE): each tensor the layers form is
+     * worked out with size_mul and bounded before any int holds it, layer by layer, so that no later product of
+     * these dimensions (lib/state.c's buffer sizes, the kernels' indices) can overflow. A checkpoint declaring a
+     * 65536×65536 spatial basis once crashed the loader (tests/test_checkpoint.c), and a conv layer before the
+     * last whose output overflowed an int passed validation (tests/test_sizes.c). */
+    if ((st = bound3((size_t)d->H, (size_t)d->W, (size_t)d->C, "the observation"))) return st;
     int h = d->H, w = d->W, ch = d->C;
     for (int i = 0; i < d->nconv; i++) {
         d->cin[i] = ch;
@@ -252,37 +283,51 @@ attn_status config_dims(const attn_config *c, dims *d)
         w = (w + 2 * d->pad[i] - d->k[i]) / d->stride[i] + 1;
         d->oh[i] = h;
         d->ow[i] = w;
+        const size_t cells = size_mul((size_t)h, (size_t)w), taps = size_mul((size_t)ch, (size_t)(d->k[i] * d->k[i]));
+        snprintf(what, sizeof what, "conv layer %d's %d×%d×%d output", i, h, w, d->cout[i]);
+        if ((st = bound(size_mul(cells, (size_t)d->cout[i]), what))) return st;
+        snprintf(what, sizeof what, "conv layer %d's unfolded input (%d×%d cells × %zu taps)", i, h, w, taps);
+        if ((st = bound(size_mul(cells, taps), what))) return st;
+        snprintf(what, sizeof what, "conv layer %d's weight", i);
+        if ((st = bound(size_mul(taps, (size_t)d->cout[i]), what))) return st;
         ch = d->cout[i];
     }
     d->F = ch;
     d->gh = h;
     d->gw = w;
-    /* Each size below is a product of settable sizes (up to MAX_SIZE each) kept in an int: work them out in 64
-     * bits first and refuse a configuration where one would not fit. Overflowing instead is undefined, and a
-     * checkpoint declaring a 65536×65536 spatial basis crashed the loader (tests/test_checkpoint.c). */
-    const int64_t P = (int64_t)h * w, cs = (int64_t)c->basis_u * c->basis_v;
-    const int64_t kd = (int64_t)c->key_channels + cs, vd = (int64_t)c->lstm_channels - c->key_channels + cs;
-    const int64_t a_in = (int64_t)c->num_queries * (vd + kd) + 1 + c->num_actions;
-    if (P > INT_MAX || a_in > INT_MAX)
-        return fail(ATTN_ERR_INVALID, "configuration too large: a %d×%d grid, %" PRId64 " answer-MLP inputs", h, w,
-                    a_in);
-    d->P = h * w;
+    const size_t P = size_mul((size_t)h, (size_t)w), L = (size_t)c->lstm_channels, F = (size_t)ch;
+    const size_t cs = size_mul((size_t)c->basis_u, (size_t)c->basis_v), N = (size_t)c->num_queries;
+    if (c->key_channels >= c->lstm_channels)
+        return fail(ATTN_ERR_INVALID, "key channels %d leave no value channels of %d ConvLSTM channels",
+                    c->key_channels, c->lstm_channels);
+    const size_t kd = size_add((size_t)c->key_channels, cs), vd = size_add(L - (size_t)c->key_channels, cs);
+    const size_t a_in = size_add(size_mul(N, size_add(vd, kd)), (size_t)c->num_actions + 1);
+    snprintf(what, sizeof what, "the %d×%d grid", h, w);
+    if ((st = bound(P, what)) || (st = bound(size_mul(P, L), "the ConvLSTM state")) ||
+        (st = bound3(P, 4, L, "the ConvLSTM gates")) || (st = bound(size_mul(P, size_add(F, L)), "the ConvLSTM input")) ||
+        (st = bound3(P, size_add(F, L), 9, "the ConvLSTM's unfolded input")) ||
+        (st = bound3(4 * L, size_add(F, L), 9, "the ConvLSTM weight")) ||
+        /* The gate convolution's multiply-adds per environment: what one step costs, kept where a step is a
+         * matter of seconds at most. */
+        (st = bound(size_mul(size_mul(P, 4 * L), size_mul(9, size_add(F, L))), "the ConvLSTM's multiply-adds")) ||
+        (st = bound(size_mul(P, cs), "the spatial basis")) || (st = bound(size_mul(N, P), "the attention maps")) ||
+        (st = bound(size_mul(N, kd), "the queries")) || (st = bound(size_mul(N, vd), "the answers")) ||
+        (st = bound(a_in, "the answer MLP's input")))
+        return st;
+    d->P = (int)P;
     d->L = c->lstm_channels;
     d->ck = c->key_channels;
     d->cv = d->L - d->ck;
-    if (d->cv < 1)
-        return fail(ATTN_ERR_INVALID, "key channels %d leave no value channels of %d ConvLSTM channels", d->ck,
-                    d->L);
     d->U = c->basis_u;
     d->V = c->basis_v;
-    d->cs = d->U * d->V;
+    d->cs = (int)cs;
     d->N = c->num_queries;
-    d->kd = d->ck + d->cs;
-    d->vd = d->cv + d->cs;
+    d->kd = (int)kd;
+    d->vd = (int)vd;
     d->Hp = c->core_units;
     d->q_layers = c->mlp_layers[ATTN_MLP_QUERY] + 1;
     d->a_layers = c->mlp_layers[ATTN_MLP_ANSWER] + 1;
-    d->a_in = d->N * d->vd + d->N * d->kd + 1 + d->A;
+    d->a_in = (int)a_in;
     d->q_width[0] = d->Hp;
     d->a_width[0] = d->a_in;
     for (int j = 0; j + 1 < d->q_layers; j++) {
@@ -295,11 +340,18 @@ attn_status config_dims(const attn_config *c, dims *d)
     }
     d->q_width[d->q_layers] = d->N * d->kd;
     d->a_width[d->a_layers] = d->Hp;
-    /* Every buffer is a product of at most a few of these sizes per environment; refuse a configuration whose
-     * single activation tensor per environment would exceed 2^31 floats. */
-    if ((double)d->P * 4.0 * d->L * 9.0 * (d->F + d->L) > 2147483647.0 ||
-        (double)d->H * d->W * d->C > 2147483647.0)
-        return fail(ATTN_ERR_INVALID, "configuration too large");
+    for (int j = 0; j < d->q_layers; j++) {
+        snprintf(what, sizeof what, "query MLP layer %d's weight", j);
+        if ((st = bound(size_mul((size_t)d->q_width[j], (size_t)d->q_width[j + 1]), what))) return st;
+    }
+    for (int j = 0; j < d->a_layers; j++) {
+        snprintf(what, sizeof what, "answer MLP layer %d's weight", j);
+        if ((st = bound(size_mul((size_t)d->a_width[j], (size_t)d->a_width[j + 1]), what))) return st;
+    }
+    const size_t Hp = (size_t)d->Hp;
+    if ((st = bound3(4, Hp, Hp, "the policy LSTM's weights")) ||
+        (st = bound(size_mul((size_t)d->A, Hp), "the policy head's weight")))
+        return st;
     return ATTN_OK;
 }
 

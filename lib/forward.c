@@ -1,10 +1,12 @@
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "activations.h"
 #include "attention.h"
 #include "conv.h"
 #include "errors.h"
+#include "finite.h"
 #include "linear.h"
 #include "lstm_cell.h"
 #include "model.h"
@@ -222,8 +224,10 @@ static void step_forward(const attn_model *m, step_record *r, scratch *x, const 
     if (values) linear_forward(values, r->ph, w->val_w, w->val_b, B, d->Hp, 1, 0);
 }
 
-/* The state after the step, for environments [b0, b0 + n): the record's outputs become the state's. */
-static void leave_step(attn_state *s, const step_record *r, const dims *d, int b0, int n)
+/* The state after the step, for environments [b0, b0 + n): the record's outputs become the state's, and the
+ * logits and values the caller's. */
+static void leave_step(attn_state *s, const step_record *r, const dims *d, int b0, int n, float *logits,
+                       float *values)
 {
     const size_t vs = (size_t)d->P * d->L, ps = (size_t)d->Hp, ms = (size_t)d->N * d->P;
     memcpy(s->vh + b0 * vs, r->vh + b0 * vs, n * vs * sizeof(float));
@@ -231,6 +235,20 @@ static void leave_step(attn_state *s, const step_record *r, const dims *d, int b
     memcpy(s->ph + b0 * ps, r->ph + b0 * ps, n * ps * sizeof(float));
     memcpy(s->pc + b0 * ps, r->pc + b0 * ps, n * ps * sizeof(float));
     memcpy(s->maps + b0 * ms, r->maps + b0 * ms, n * ms * sizeof(float));
+    if (logits)
+        memcpy(logits + (size_t)b0 * d->A, s->out_logits + (size_t)b0 * d->A, (size_t)n * d->A * sizeof(float));
+    if (values) memcpy(values + b0, s->out_values + b0, (size_t)n * sizeof(float));
+}
+
+/* Whether environment b's step left anything non-finite that it would hand on: its recurrent state, its maps,
+ * and the logits and values the caller asked for. */
+static int env_finite(const attn_state *s, const step_record *r, const dims *d, int b, int logits, int values)
+{
+    const size_t vs = (size_t)d->P * d->L, ps = (size_t)d->Hp, ms = (size_t)d->N * d->P;
+    return all_finite(r->vh + b * vs, vs) && all_finite(r->vc + b * vs, vs) && all_finite(r->ph + b * ps, ps) &&
+           all_finite(r->pc + b * ps, ps) && all_finite(r->maps + b * ms, ms) &&
+           (!logits || all_finite(s->out_logits + (size_t)b * d->A, (size_t)d->A)) &&
+           (!values || all_finite(s->out_values + b, 1));
 }
 
 typedef struct forward_job {
@@ -246,8 +264,8 @@ typedef struct forward_job {
 } forward_job;
 
 /* Thread k's share: its contiguous slice of the environments, through the whole network, from copying the
- * state in to copying it out (on the thread that computes with it, and in parallel: at B = 16 those copies
- * are 800 KB a step). */
+ * state in to checking what came out (on the thread that computes with it, and in parallel: at B = 16 those
+ * copies are 800 KB a step). The slice's first environment with a non-finite result goes to slice_bad[k]. */
 static void forward_slice(void *ctx, int k)
 {
     const forward_job *j = ctx;
@@ -265,9 +283,130 @@ static void forward_slice(void *ctx, int k)
     pool *split = j->s->threads == 1 ? j->s->workers : NULL; /* one slice, idle threads: share its ConvLSTM */
     const long ks = j->s->kscratch_floats;
     float *kscratch = j->s->kscratch ? j->s->kscratch + (size_t)k * ks : NULL;
-    step_forward(j->m, &r, &x, j->plans, split, kscratch, ks, n, j->logits ? j->logits + (size_t)b0 * d->A : NULL,
-                 j->values ? j->values + b0 : NULL);
-    leave_step(j->s, j->r, d, b0, n);
+    step_forward(j->m, &r, &x, j->plans, split, kscratch, ks, n,
+                 j->logits ? j->s->out_logits + (size_t)b0 * d->A : NULL, j->values ? j->s->out_values + b0 : NULL);
+    j->s->slice_bad[k] = -1;
+    for (int b = b0; b < b0 + n; b++)
+        if (!env_finite(j->s, j->r, d, b, j->logits != NULL, j->values != NULL)) {
+            j->s->slice_bad[k] = b;
+            break;
+        }
+}
+
+static void leave_slice(void *ctx, int k)
+{
+    const forward_job *j = ctx;
+    int b0, n;
+    thread_range(j->s->B, j->s->threads, k, &b0, &n);
+    leave_step(j->s, j->r, &j->m->d, b0, n, j->logits, j->values);
+}
+
+/* One stage of the network, for the diagnosis of a non-finite step: what it wrote (up to two arrays), the
+ * largest magnitudes of what it read and of its weights, and the earlier stage of the same step that wrote its
+ * input (-1: the observation, the state carried in, the reward). */
+typedef struct stage {
+    const char *name, *input;
+    const float *out[2];
+    size_t n[2];
+    double in_max, w_max;
+    int fed_by;
+} stage;
+
+/* The largest weight magnitude of the parameter tensors whose names start with `prefix`. */
+static double weights_max(const attn_model *m, const char *prefix)
+{
+    double most = 0.0;
+    for (int i = 0; i < m->ntensors; i++)
+        if (!strncmp(m->tensors[i].name, prefix, strlen(prefix))) {
+            const double t = max_abs(m->params + m->tensors[i].offset, m->tensors[i].numel);
+            if (t > most || t != t) most = t;
+        }
+    return most;
+}
+
+static double larger(double a, double b) { return a > b || a != a ? a : b; }
+
+/* Whether the stage's input, not its weights, is the larger factor (a NaN input always is). */
+static int input_to_blame(const stage *s) { return s->in_max >= s->w_max || s->in_max != s->in_max; }
+
+/* Environment b's step went non-finite: ATTN_ERR_NONFINITE with a message naming the cause. The first stage
+ * whose output is not finite is found (the record holds every intermediate of the step, in ACT mode too); its
+ * input or its weights, whichever is larger in magnitude, is to blame, and an input written by an earlier stage
+ * is followed back as long as that stage's input was the larger factor too. So an observation of 1e38 against
+ * weights below 1 is named as the observation even where the overflow surfaces in the ConvLSTM, and weights
+ * grown to 1e20 against inputs in [0, 1] are named as the weights. */
+static attn_status nonfinite_step(const attn_model *m, const attn_state *s, const step_record *r, int b,
+                                  const float *prev_reward, int logits, int values)
+{
+    const dims *d = &m->d;
+    const size_t B = (size_t)b, vs = (size_t)d->P * d->L, ps = (size_t)d->Hp;
+    stage stages[ATTN_MAX_CONV_LAYERS + 6];
+    int n = 0;
+    char names[ATTN_MAX_CONV_LAYERS][48], inputs[ATTN_MAX_CONV_LAYERS][48];
+    const float *in = r->x + B * d->H * d->W * d->C;
+    size_t in_n = (size_t)d->H * d->W * d->C;
+    for (int i = 0; i < d->nconv; i++) {
+        const size_t out_n = (size_t)d->oh[i] * d->ow[i] * d->cout[i];
+        char prefix[32];
+        snprintf(prefix, sizeof prefix, "vision.conv%d.", i);
+        snprintf(names[i], sizeof names[i], "conv layer %d", i);
+        if (i) snprintf(inputs[i], sizeof inputs[i], "conv layer %d's output", i - 1);
+        else snprintf(inputs[i], sizeof inputs[i], "the observation");
+        stages[n++] = (stage){names[i], inputs[i], {r->conv[i] + B * out_n, NULL}, {out_n, 0}, max_abs(in, in_n),
+                              weights_max(m, prefix), i - 1};
+        in = r->conv[i] + B * out_n;
+        in_n = out_n;
+    }
+    const int convlstm = n;
+    stages[n++] = (stage){"the ConvLSTM", "its input (the conv features and the ConvLSTM state carried in)",
+                          {r->vc + B * vs, r->vh + B * vs}, {vs, vs},
+                          larger(max_abs(in, in_n), larger(max_abs(r->vh_prev + B * vs, vs),
+                                                           max_abs(r->vc_prev + B * vs, vs))),
+                          weights_max(m, "vision.convlstm."), convlstm - 1};
+    const size_t nq = (size_t)d->N * d->kd, nm = (size_t)d->N * d->P, na = (size_t)d->N * d->vd;
+    stages[n++] = (stage){"the query MLP", "the policy LSTM state carried in", {r->Q + B * nq, NULL}, {nq, 0},
+                          max_abs(r->ph_prev + B * ps, ps), weights_max(m, "query."), -1};
+    stages[n++] = (stage){"the attention", "the queries times the keys", {r->maps + B * nm, r->ans + B * na}, {nm, na},
+                          max_abs(r->Q + B * nq, nq) * max_abs(r->vh + B * vs, vs), 0.0, -1};
+    const float *a_in = r->a_in + B * d->a_in;
+    const double a_max = max_abs(a_in, (size_t)d->a_in);
+    const int reward_largest = prev_reward && fabs((double)a_in[na + nq]) >= a_max;
+    const int answer = n;
+    stages[n++] = (stage){"the answer MLP", reward_largest ? "the previous reward" : "its input (the answers and queries)",
+                          {r->z + B * ps, NULL}, {ps, 0}, a_max, weights_max(m, "answer."), -1};
+    stages[n++] = (stage){"the policy LSTM", "its input (the answer MLP's output and the state carried in)",
+                          {r->pc + B * ps, r->ph + B * ps}, {ps, ps},
+                          larger(max_abs(r->z + B * ps, ps), larger(max_abs(r->ph_prev + B * ps, ps),
+                                                                    max_abs(r->pc_prev + B * ps, ps))),
+                          weights_max(m, "core."), answer};
+    stages[n++] = (stage){"the policy and value heads", "the policy LSTM's output",
+                          {logits ? s->out_logits + B * d->A : NULL, values ? s->out_values + B : NULL},
+                          {logits ? (size_t)d->A : 0, values ? 1 : 0}, max_abs(r->ph + B * ps, ps),
+                          larger(weights_max(m, "policy."), weights_max(m, "value.")), answer + 1};
+    int at = n - 1;
+    for (int k = 0; k < n; k++)
+        if ((stages[k].out[0] && !all_finite(stages[k].out[0], stages[k].n[0])) ||
+            (stages[k].out[1] && !all_finite(stages[k].out[1], stages[k].n[1]))) {
+            at = k;
+            break;
+        }
+    while (input_to_blame(&stages[at]) && stages[at].fed_by >= 0) {
+        const int earlier = stages[at].fed_by;
+        at = earlier;
+        if (!input_to_blame(&stages[earlier])) break;
+    }
+    const stage *bad = &stages[at];
+    if (!input_to_blame(bad))
+        return fail(ATTN_ERR_NONFINITE, "environment %d: the step overflowed to a non-finite value: the weights of %s "
+                    "reach %g in magnitude against an input of %g (have the weights diverged?); nothing was changed",
+                    b, bad->name, bad->w_max, bad->in_max);
+    const char *advice = at == 0 ? "; float observations must stay far enough inside the float range for the "
+                                   "network's sums: scale them"
+                         : at == answer && reward_largest ? "; scale or clip the rewards"
+                                                          : "";
+    return fail(ATTN_ERR_NONFINITE, "environment %d: the step overflowed to a non-finite value: %s reaches %g in "
+                "magnitude in %s (its weights %g)%s; nothing was changed", b, bad->input, bad->in_max, bad->name,
+                bad->w_max, advice);
 }
 
 attn_status attn_forward(attn_model *model, attn_state *state, attn_forward_mode mode, const void *obs,
@@ -286,10 +425,19 @@ attn_status attn_forward(attn_model *model, attn_state *state, attn_forward_mode
         conv_shape cs = layer_shape(d, i, state->B);
         wp += conv_plan_prepare(&job.plans[i], wp, i < d->nconv ? model->w.conv_w[i] : model->w.clstm_w, &cs);
     }
+    /* Computed and checked first, handed on after: a non-finite result must reach neither the state (nor the
+     * maps and the tape) nor the caller's buffers. */
     if (state->threads > 1)
         pool_run(state->workers, state->threads, forward_slice, &job);
     else
         forward_slice(&job, 0);
+    for (int k = 0; k < state->threads; k++)
+        if (state->slice_bad[k] >= 0)
+            return nonfinite_step(model, state, r, state->slice_bad[k], prev_reward, logits != NULL, values != NULL);
+    if (state->threads > 1)
+        pool_run(state->workers, state->threads, leave_slice, &job);
+    else
+        leave_slice(&job, 0);
     state->stepped = 1;
     if (mode == ATTN_FORWARD_RECORD) state->recorded++;
     return ATTN_OK;

@@ -7,6 +7,7 @@
 #include "learner_reduce.h"
 #include "losses.h"
 #include "model.h"
+#include "optim.h"
 #include "rng.h"
 #include "rollout.h"
 
@@ -105,7 +106,7 @@ attn_status attn_learner_create(attn_learner **out, attn_model *model, const att
     for (int p = 0; p < 4; p++) l->init_size[p] = attn_state_part_size(l->state, STATE_PARTS[p]);
     carver c = {NULL, 0};
     layout(&c, l);
-    l->memory = calloc(1, c.used + 63);
+    l->memory = carve_alloc(&c);
     if (!l->memory) {
         attn_learner_destroy(l);
         return fail(ATTN_ERR_NOMEM, "cannot allocate a learner for %d environments × %d steps", batch, unroll);
@@ -262,6 +263,8 @@ attn_status attn_learner_update(attn_learner *learner, attn_optimizer *opt, cons
     if (memcmp(&rollout->model->d, &learner->model->d, sizeof learner->model->d) ||
         rollout->model->cfg.obs_type != learner->model->cfg.obs_type)
         return fail(ATTN_ERR_INVALID, "the rollout's model configuration differs from the learner's");
+    /* Before the replay: it would write the gradients of a model the optimizer cannot then step. */
+    if ((st = optimizer_check_model(opt, learner->model))) return st;
     memset(stats, 0, sizeof *stats);
     /* The reference for "did the weights move" is taken here, not at creation: a host may load a checkpoint
      * into the model after creating the learner. */

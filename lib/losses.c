@@ -235,6 +235,12 @@ attn_status loss_vtrace(const attn_loss_config *cfg, const loss_inputs *in, floa
     return st;
 }
 
+void loss_normalize_advantages(float *out, const float *adv, size_t n, double mean, double variance)
+{
+    const double inv = 1.0 / (sqrt(variance) + ADVANTAGE_EPS);
+    for (size_t i = 0; i < n; i++) out[i] = (float)((adv[i] - mean) * inv);
+}
+
 attn_status loss_ppo(const attn_loss_config *cfg, const loss_inputs *in, const float *adv, const float *ret,
                      float *dlogits, float *dvalues, attn_loss_stats *stats, float *workspace)
 {
@@ -250,9 +256,8 @@ attn_status loss_ppo(const attn_loss_config *cfg, const loss_inputs *in, const f
         for (size_t i = 0; i < N; i++) mean += adv[i];
         mean /= (double)N;
         for (size_t i = 0; i < N; i++) var += (adv[i] - mean) * (adv[i] - mean);
-        double inv = 1.0 / (sqrt(var / (double)N) + ADVANTAGE_EPS);
         float *normalized = workspace; /* [T][B] */
-        for (size_t i = 0; i < N; i++) normalized[i] = (float)((adv[i] - mean) * inv);
+        loss_normalize_advantages(normalized, adv, N, mean, var / (double)N);
         weights = normalized;
     }
     return combine(cfg, in, LOSS_POLICY_CLIPPED, weights, ret, dlogits, dvalues, stats);

@@ -86,6 +86,10 @@ attn_status loss_a2c(const attn_loss_config *cfg, const loss_inputs *in, float *
                      attn_loss_stats *stats, float *workspace);
 attn_status loss_vtrace(const attn_loss_config *cfg, const loss_inputs *in, float *dlogits, float *dvalues,
                         attn_loss_stats *stats, float *workspace);
+/* out [n] = (adv − mean) / (√variance + 1e-8): PPO's advantage normalisation for a given mean and population
+ * variance, so the learner can pass those of every process's samples (attn_learner_set_reduce). */
+void loss_normalize_advantages(float *out, const float *adv, size_t n, double mean, double variance);
+
 /* PPO on one minibatch: `in` holds the minibatch's CURRENT logits/values and its behaviour (old) logits; adv and
  * ret [T][B] were computed once per collection by loss_gae from the collection-time values (with
  * cfg->reward_clip: this function never sees rewards, so only logits, values, behaviour_logits and actions of

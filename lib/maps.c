@@ -29,6 +29,18 @@ static void grid_coord(int i, int n, int g, int *lo, int *hi, float *frac)
     *frac = c - (float)*lo;
 }
 
+/* The bilinear value of pixel (y, x) from the map scaled by 1/`peak`, in double. */
+static double resampled(const float *map, const dims *d, int y, int x, double peak)
+{
+    int y0, y1, x0, x1;
+    float fy, fx;
+    grid_coord(y, d->H, d->gh, &y0, &y1, &fy);
+    grid_coord(x, d->W, d->gw, &x0, &x1, &fx);
+    const double top = map[y0 * d->gw + x0] / peak * (1 - fx) + map[y0 * d->gw + x1] / peak * fx;
+    const double bot = map[y1 * d->gw + x0] / peak * (1 - fx) + map[y1 * d->gw + x1] / peak * fx;
+    return top * (1 - fy) + bot * fy;
+}
+
 attn_status attn_map_to_pixels(const attn_model *model, const float *map, float *pixels, size_t count)
 {
     attn_status st = check_not_null(model, "model");
@@ -36,37 +48,26 @@ attn_status attn_map_to_pixels(const attn_model *model, const float *map, float 
     const dims *d = &model->d;
     if (count != (size_t)d->H * d->W)
         return fail(ATTN_ERR_SIZE, "pixels hold %d×%d = %zu floats, not %zu", d->H, d->W, (size_t)d->H * d->W, count);
-    /* The whole map is checked before any pixel is written, so a refused map leaves `pixels` as it was (but
-     * for the denormal case below). */
-    double map_sum = 0.0;
+    /* The whole map is checked, and the pixels' sum found, before any pixel is written, so a refused map leaves
+     * `pixels` as it was. */
+    double peak = 0.0;
     for (int i = 0; i < d->P; i++) {
         if (!isfinite(map[i]))
             return fail(ATTN_ERR_NONFINITE, "map value %d (cell (%d, %d)) is not finite", i, i / d->gw, i % d->gw);
         if (map[i] < 0.0f)
             return fail(ATTN_ERR_INVALID, "map value %d (cell (%d, %d)) is negative: %g", i, i / d->gw, i % d->gw,
                         (double)map[i]);
-        map_sum += map[i];
+        if (map[i] > peak) peak = map[i];
     }
-    if (!(map_sum > 0.0)) return fail(ATTN_ERR_INVALID, "the map is zero everywhere");
+    if (!(peak > 0.0)) return fail(ATTN_ERR_INVALID, "the map is zero everywhere");
+    /* Resampled relative to the largest weight, in double: a map whose weights are subnormal floats (one such
+     * weight and zeros once gave a sum of 1e-45, whose float reciprocal is infinite, and pixels of NaN and
+     * infinity) resamples exactly as the same map scaled up would. The peak cell's nearest pixels weigh at least
+     * a quarter of it, so the sum is at least 1/4. */
     double sum = 0.0;
-    for (int y = 0; y < d->H; y++) {
-        int y0, y1;
-        float fy;
-        grid_coord(y, d->H, d->gh, &y0, &y1, &fy);
-        for (int x = 0; x < d->W; x++) {
-            int x0, x1;
-            float fx;
-            grid_coord(x, d->W, d->gw, &x0, &x1, &fx);
-            float top = map[y0 * d->gw + x0] * (1 - fx) + map[y0 * d->gw + x1] * fx;
-            float bot = map[y1 * d->gw + x0] * (1 - fx) + map[y1 * d->gw + x1] * fx;
-            float v = top * (1 - fy) + bot * fy;
-            pixels[(long)y * d->W + x] = v;
-            sum += v;
-        }
-    }
-    /* Only a map of denormals, whose products underflow, gets here (having written zeros). */
-    if (!(sum > 0.0)) return fail(ATTN_ERR_INVALID, "the map is too small to resample (sum %g)", map_sum);
-    float inv = (float)(1.0 / sum);
-    for (size_t i = 0; i < count; i++) pixels[i] *= inv;
+    for (int y = 0; y < d->H; y++)
+        for (int x = 0; x < d->W; x++) sum += resampled(map, d, y, x, peak);
+    for (int y = 0; y < d->H; y++)
+        for (int x = 0; x < d->W; x++) pixels[(size_t)y * d->W + x] = (float)(resampled(map, d, y, x, peak) / sum);
     return ATTN_OK;
 }

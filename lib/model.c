@@ -1,6 +1,7 @@
 #include "model.h"
 
 #include <math.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -125,22 +126,36 @@ static void initialise(attn_model *m, uint64_t seed)
     }
 }
 
+attn_status model_describe(attn_model *m, const attn_config *cfg)
+{
+    memset(m, 0, sizeof *m);
+    attn_status st = config_dims(cfg, &m->d);
+    if (st) return st;
+    m->cfg = *cfg;
+    build_table(m);
+    return ATTN_OK;
+}
+
 attn_status attn_model_create(attn_model **out, const attn_config *cfg, uint64_t seed)
 {
+    /* Identities are never reused within a process, so an optimizer can tell its model from a later one that
+     * happens to live at the same address. */
+    static atomic_uint_fast64_t last_id;
     attn_status st = check_not_null(out, "out");
     if (st) return st;
     *out = NULL;
     if ((st = check_not_null(cfg, "cfg"))) return st;
-    dims d;
-    if ((st = config_dims(cfg, &d))) return st;
     attn_model *m = calloc(1, sizeof *m);
     if (!m) return fail(ATTN_ERR_NOMEM, "cannot allocate the model");
-    m->cfg = *cfg;
-    m->d = d;
-    build_table(m);
+    if ((st = model_describe(m, cfg))) {
+        free(m);
+        return st;
+    }
+    const dims *d = &m->d;
+    m->id = atomic_fetch_add(&last_id, 1) + 1;
     m->params = calloc(m->nparams, sizeof(float));
     m->grads = calloc(m->nparams, sizeof(float));
-    m->basis = calloc((size_t)d.P * d.cs, sizeof(float));
+    m->basis = calloc((size_t)d->P * d->cs, sizeof(float));
     if (!m->params || !m->grads || !m->basis) {
         size_t n = m->nparams;
         attn_model_destroy(m);
@@ -148,7 +163,7 @@ attn_status attn_model_create(attn_model **out, const attn_config *cfg, uint64_t
     }
     weights_map(m, m->params, &m->w);
     weights_map(m, m->grads, &m->g);
-    spatial_basis(m->basis, d.gh, d.gw, d.U, d.V);
+    spatial_basis(m->basis, d->gh, d->gw, d->U, d->V);
     initialise(m, seed);
     m->threads = threads_resolve(cfg->threads);
     /* The library spreads environments over its own threads, each calling a single-threaded BLAS: for this

@@ -31,6 +31,7 @@ typedef struct weights {
 } weights;
 
 struct attn_model {
+    uint64_t id;           /* unique in the process (never 0): what an optimizer is bound to */
     attn_config cfg;
     dims d;
     int threads;
@@ -88,11 +89,16 @@ struct attn_state {
     float *vh, *vc;            /* [B][P][L] current ConvLSTM state */
     float *ph, *pc;            /* [B][Hp] current policy state */
     float *maps;               /* [B][N][P] of the last step */
+    float *out_logits;         /* [B][A] a step's logits and values, handed to the caller only once the whole */
+    float *out_values;         /* [B]    step is known to be finite */
+    int *slice_bad;            /* [threads] the first environment of a thread's slice whose step was not finite,
+                                  or -1 */
     step_record *tape;         /* [max(T, 1)] records; acting uses record 0 */
     scratch s;
     int threads;               /* environments are split into this many contiguous slices, one per thread */
     pool *workers;             /* NULL when threads == 1 */
-    float *thread_grads;       /* [threads − 1][nparams] private gradients of threads 1.. during backward */
+    float *thread_grads;       /* [threads][nparams] each thread's private gradients during backward (NULL
+                                  without a tape), added to the model's only when all are finite */
     float *packed;             /* conv weights packed for this state's current pass (conv_plan_prepare, ...) */
     float *wgrad_packed;       /* [threads][wgrad_packed_floats] each thread's sums of the weight gradients that
                                   the direct kernel computes, over a whole attn_backward (NULL if none) */
@@ -113,6 +119,12 @@ static inline void thread_range(int B, int threads, int k, int *b0, int *count)
     *b0 = (int)((long)B * k / threads);
     *count = (int)((long)B * (k + 1) / threads) - *b0;
 }
+
+/* Fills `m` with the model `cfg` describes — its configuration, dimensions, tensor table and parameter count —
+ * allocating nothing (params, grads and basis stay NULL, the id 0): enough for attn_model_tensor,
+ * attn_model_find_tensor and attn_model_param_count, so a loader can hold a file's tensors against the model
+ * its header declares before creating it. ATTN_ERR_INVALID as attn_config_validate. */
+attn_status model_describe(attn_model *m, const attn_config *cfg);
 
 /* Points `w` at every tensor of the flat array `base`. */
 void weights_map(const attn_model *m, float *base, weights *w);

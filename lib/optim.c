@@ -8,6 +8,8 @@
 #include <stdlib.h>
 
 #include "errors.h"
+#include "model.h"
+#include "optim.h"
 #include "optim_update.h"
 
 #define NUM_KNOBS (ATTN_OPT_LR_END + 1)
@@ -19,7 +21,8 @@
 
 struct attn_optimizer {
     attn_optim_kind kind;
-    size_t nparams;           /* of the model it was created for; every step checks it */
+    size_t nparams;           /* of the model it was created for */
+    uint64_t model_id;        /* that model's identity (attn_model.id): every step checks both */
     double knob[NUM_KNOBS];   /* indexed by attn_optim_param */
     int64_t steps;            /* updates taken: the schedule's position and Adam's bias-correction count */
     int nslots;
@@ -100,6 +103,7 @@ attn_status attn_optimizer_create(attn_optimizer **out, const attn_model *model,
     }
     o->kind = kind;
     o->nparams = n;
+    o->model_id = model->id;
     o->nslots = layout->count;
     for (int k = 0; k < o->nslots; k++) {
         o->slot_name[k] = layout->name[k];
@@ -189,6 +193,18 @@ attn_status attn_optimizer_slot(attn_optimizer *opt, int index, const char **nam
     return ATTN_OK;
 }
 
+attn_status optimizer_check_model(const attn_optimizer *opt, const attn_model *model)
+{
+    const size_t n = attn_model_param_count(model);
+    if (n != opt->nparams)
+        return fail(ATTN_ERR_INVALID, "the model has %zu parameters, the optimizer was created for %zu", n,
+                    opt->nparams);
+    if (model->id != opt->model_id)
+        return fail(ATTN_ERR_INVALID, "the optimizer was created for another model (of the same size): its slots "
+                    "hold that model's moments; create one for this model");
+    return ATTN_OK;
+}
+
 /* ---- One step ------------------------------------------------------------------------------------------ */
 
 /* The rule of this optimizer for its current step: the learning rate of the schedule, Adam's bias corrections
@@ -227,10 +243,8 @@ attn_status attn_optimizer_step(attn_optimizer *opt, attn_model *model, float *g
 {
     attn_status st = check_not_null(opt, "opt");
     if (st || (st = check_not_null(model, "model"))) return st;
+    if ((st = optimizer_check_model(opt, model))) return st;
     const size_t n = attn_model_param_count(model);
-    if (n != opt->nparams)
-        return fail(ATTN_ERR_INVALID, "the model has %zu parameters, the optimizer was created for %zu", n,
-                    opt->nparams);
     if (opt->steps == INT64_MAX) return fail(ATTN_ERR_INVALID, "the optimizer step count is at its maximum");
     float *theta = attn_model_params(model), *g = attn_model_grads(model);
 

@@ -1,5 +1,6 @@
 #include "rollout.h"
 
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,9 +21,12 @@ uint64_t rollout_episode_seed(uint64_t seed, int b, uint64_t k)
     return rng_next(&r);
 }
 
+/* T is the caller's unroll, unbounded but for int: every product with it is saturating (sizes.h), so a rollout
+ * beyond the address space measures SIZE_MAX and is refused. */
 static void layout(carver *c, attn_rollout *r)
 {
     const size_t B = (size_t)r->B, T = (size_t)r->T, A = (size_t)r->A, ob = r->obs_elems * r->obs_elem_size;
+    const size_t TB = size_mul(T, B);
     r->cur_obs = take(c, B, ob);
     r->cur_first = take(c, B, 1);
     r->last_action = take(c, B, sizeof(int32_t));
@@ -31,24 +35,24 @@ static void layout(carver *c, attn_rollout *r)
     r->episode_count = take(c, B, sizeof(uint64_t));
     r->ep_return = take(c, B, sizeof(double));
     r->ep_length = take(c, B, sizeof(int32_t));
-    r->obs = take(c, (T + 1) * B, ob); /* and the observation after the unroll, as the view promises */
-    r->first = take(c, T * B, 1);
-    r->prev_action = take(c, T * B, sizeof(int32_t));
-    r->prev_reward = TAKE_F(c, T * B);
-    r->actions = take(c, T * B, sizeof(int32_t));
-    r->rewards = TAKE_F(c, T * B);
-    r->terminated = take(c, T * B, 1);
-    r->truncated = take(c, T * B, 1);
-    r->truncation_values = TAKE_F(c, T * B);
-    r->logits = TAKE_F(c, T * B * A);
-    r->values = TAKE_F(c, T * B);
+    r->obs = take(c, size_mul(T + 1, B), ob); /* and the observation after the unroll, as the view promises */
+    r->first = take(c, TB, 1);
+    r->prev_action = take(c, TB, sizeof(int32_t));
+    r->prev_reward = TAKE_F(c, TB);
+    r->actions = take(c, TB, sizeof(int32_t));
+    r->rewards = TAKE_F(c, TB);
+    r->terminated = take(c, TB, 1);
+    r->truncated = take(c, TB, 1);
+    r->truncation_values = TAKE_F(c, TB);
+    r->logits = TAKE_F(c, size_mul(TB, A));
+    r->values = TAKE_F(c, TB);
     r->bootstrap = TAKE_F(c, B);
     for (int p = 0; p < 4; p++) {
         r->init_state[p] = TAKE_F(c, r->init_size[p]);
         r->saved_state[p] = TAKE_F(c, r->init_size[p]);
     }
-    r->finished_return = TAKE_F(c, T * B);
-    r->finished_length = take(c, T * B, sizeof(int32_t));
+    r->finished_return = TAKE_F(c, TB);
+    r->finished_length = take(c, TB, sizeof(int32_t));
     r->env_status = take(c, B, sizeof(int));
     r->env_error = take(c, B, sizeof *r->env_error);
     r->step_action = take(c, B, sizeof(int32_t));
@@ -56,7 +60,7 @@ static void layout(carver *c, attn_rollout *r)
     r->step_term = take(c, B, sizeof(int));
     r->step_trunc = take(c, B, sizeof(int));
     r->scratch_values = TAKE_F(c, B);
-    r->scratch_logits = TAKE_F(c, B * A);
+    r->scratch_logits = TAKE_F(c, size_mul(B, A));
 }
 
 attn_status attn_rollout_create(attn_rollout **out, const attn_model *model, int batch, int unroll, uint64_t seed)
@@ -66,6 +70,9 @@ attn_status attn_rollout_create(attn_rollout **out, const attn_model *model, int
     *out = NULL;
     if ((st = check_not_null(model, "model"))) return st;
     if (unroll < 1) return fail(ATTN_ERR_SIZE, "unroll %d must be at least 1", unroll);
+    /* The episodes finished in one collect (at most T·B) are counted in an int. */
+    if (batch > 0 && size_mul((size_t)batch, (size_t)unroll) > INT_MAX)
+        return fail(ATTN_ERR_SIZE, "%d environments × %d steps are more than %d samples", batch, unroll, INT_MAX);
     attn_rollout *r = calloc(1, sizeof *r);
     if (!r) return fail(ATTN_ERR_NOMEM, "cannot allocate a rollout");
     if ((st = attn_state_create(&r->act, model, batch, 0))) {
@@ -84,7 +91,7 @@ attn_status attn_rollout_create(attn_rollout **out, const attn_model *model, int
     for (int p = 0; p < 4; p++) r->init_size[p] = attn_state_part_size(r->act, STATE_PARTS[p]);
     carver c = {NULL, 0};
     layout(&c, r);
-    r->memory = calloc(1, c.used + 63);
+    r->memory = carve_alloc(&c);
     r->workers = pool_create(model->threads < batch ? model->threads : batch);
     if (!r->memory || !r->workers) {
         attn_rollout_destroy(r);
@@ -237,16 +244,9 @@ static attn_status peek_values(attn_rollout *r, const attn_model *model, const u
     attn_status st = attn_forward((attn_model *)model, r->act, ATTN_FORWARD_ACT, r->cur_obs,
                                   (size_t)r->B * r->obs_elems * r->obs_elem_size, prev_reward, prev_action, first,
                                   r->scratch_logits, r->scratch_values);
-    /* A state that went non-finite cannot be put back (attn_state_set refuses it): say so rather than act on
-     * from a state the peek has moved. */
-    attn_status restored = ATTN_OK;
-    for (int p = 0; p < 4; p++) {
-        attn_status s = attn_state_set(r->act, STATE_PARTS[p], r->saved_state[p], r->init_size[p]);
-        if (!restored) restored = s;
-    }
-    if (restored && !st)
-        st = fail(restored, "the acting state became non-finite and cannot be restored after computing a value "
-                  "(have the model's weights diverged?)");
+    /* A refused step left the state as it was, and its message names the cause (attn_forward checks every
+     * step's results before the state takes them), so putting the saved state back cannot fail. */
+    for (int p = 0; p < 4; p++) attn_state_set(r->act, STATE_PARTS[p], r->saved_state[p], r->init_size[p]);
     return st;
 }
 

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -21,9 +22,13 @@
 #define METADATA_KEY "__metadata__"
 
 struct st_file {
-    unsigned char *bytes; /* the whole file: tensors point into it */
-    size_t size;
+    unsigned char *data;  /* the data section: tensors point into it */
+    size_t data_size;
+    int mapped;           /* data is a read-only mapping of the file (munmap), else malloc'd */
+    void *map;            /* the mapping (the whole file, from offset 0) */
+    size_t map_size;
     json_doc *header;     /* owns the names and metadata strings */
+    uint64_t *begin;      /* [n] where each tensor starts in the data section */
     st_tensor *tensors;   /* in header order */
     int n;
     const char **meta_keys;
@@ -226,34 +231,42 @@ static attn_status check_coverage(const st_file *f, const char *origin, range *r
     return ATTN_OK;
 }
 
-static attn_status parse_file(st_file *f, const char *origin)
+/* The 8-byte header length of a file of `size` bytes, checked against what follows it and the limit. */
+static attn_status header_length(const unsigned char first8[8], uint64_t size, const char *origin, uint64_t *len)
 {
-    if (f->size < 8)
-        return fail(ATTN_ERR_FORMAT, "%s: %zu bytes, too short for the 8-byte header length", origin, f->size);
+    if (size < 8)
+        return fail(ATTN_ERR_FORMAT, "%s: %" PRIu64 " bytes, too short for the 8-byte header length", origin, size);
     uint64_t header_len = 0;
-    for (int i = 7; i >= 0; i--) header_len = header_len << 8 | f->bytes[i];
-    if (header_len > f->size - 8)
-        return fail(ATTN_ERR_FORMAT, "%s: header length %" PRIu64 " exceeds the %zu bytes that follow it", origin,
-                    header_len, f->size - 8);
+    for (int i = 7; i >= 0; i--) header_len = header_len << 8 | first8[i];
+    if (header_len > size - 8)
+        return fail(ATTN_ERR_FORMAT, "%s: header length %" PRIu64 " exceeds the %" PRIu64 " bytes that follow it",
+                    origin, header_len, size - 8);
     if (header_len > ST_MAX_HEADER_BYTES)
         return fail(ATTN_ERR_FORMAT, "%s: header length %" PRIu64 " is over the %" PRIu64 "-byte limit", origin,
                     header_len, ST_MAX_HEADER_BYTES);
+    *len = header_len;
+    return ATTN_OK;
+}
 
+/* Parses and checks the JSON header against a data section of `data_size` bytes: every tensor's dtype, shape and
+ * range, and that the ranges tile the section exactly. Nothing of the data section is needed for this, so a
+ * reader does it before it reads (or maps) any tensor. The tensors' data pointers are set by attach_data. */
+static attn_status parse_header(st_file *f, const char *origin, const char *text, size_t len, uint64_t data_size)
+{
     char what[320];
     snprintf(what, sizeof what, "%s: header", origin);
-    attn_status st = json_parse(&f->header, (const char *)f->bytes + 8, (size_t)header_len, what);
+    attn_status st = json_parse(&f->header, text, len, what);
     if (st != ATTN_OK) return st;
     const json_value *root = json_root(f->header);
     if (root->type != JSON_OBJECT) return fail(ATTN_ERR_FORMAT, "%s: the header is not a JSON object", origin);
 
-    const unsigned char *data = f->bytes + 8 + header_len;
-    uint64_t data_size = f->size - 8 - header_len;
     size_t n_tensors = root->count - (json_get(root, METADATA_KEY) ? 1 : 0);
     if (n_tensors > (size_t)INT32_MAX)
         return fail(ATTN_ERR_FORMAT, "%s: %zu tensors are too many", origin, n_tensors);
     f->tensors = calloc(n_tensors ? n_tensors : 1, sizeof *f->tensors);
+    f->begin = calloc(n_tensors ? n_tensors : 1, sizeof *f->begin);
     range *ranges = malloc((n_tensors ? n_tensors : 1) * sizeof *ranges);
-    if (!f->tensors || !ranges) {
+    if (!f->tensors || !f->begin || !ranges) {
         free(ranges);
         return fail(ATTN_ERR_NOMEM, "%s: out of memory for %zu tensors", origin, n_tensors);
     }
@@ -262,11 +275,10 @@ static attn_status parse_file(st_file *f, const char *origin)
             st = parse_metadata(f, origin, m);
             continue;
         }
-        st_tensor *t = &f->tensors[f->n];
         range *r = &ranges[f->n];
-        st = parse_tensor(origin, m, data_size, t, r);
+        st = parse_tensor(origin, m, data_size, &f->tensors[f->n], r);
         if (st != ATTN_OK) break;
-        t->data = data + r->begin;
+        f->begin[f->n] = r->begin;
         r->index = f->n++;
     }
     if (st == ATTN_OK) st = check_coverage(f, origin, ranges, data_size);
@@ -274,34 +286,24 @@ static attn_status parse_file(st_file *f, const char *origin)
     return st;
 }
 
+static void attach_data(st_file *f, unsigned char *data, size_t size)
+{
+    f->data = data;
+    f->data_size = size;
+    for (int i = 0; i < f->n; i++) f->tensors[i].data = data + f->begin[i];
+}
+
 void st_close(st_file *f)
 {
     if (!f) return;
-    free(f->bytes);
+    if (f->mapped) munmap(f->map, f->map_size);
+    else free(f->data);
     json_free(f->header);
     free(f->tensors);
+    free(f->begin);
     free(f->meta_keys);
     free(f->meta_values);
     free(f);
-}
-
-/* Takes ownership of `bytes` whatever happens. */
-static attn_status parse_owned(st_file **out, unsigned char *bytes, size_t size, const char *origin)
-{
-    st_file *f = calloc(1, sizeof *f);
-    if (!f) {
-        free(bytes);
-        return fail(ATTN_ERR_NOMEM, "%s: out of memory", origin);
-    }
-    f->bytes = bytes;
-    f->size = size;
-    attn_status st = parse_file(f, origin);
-    if (st != ATTN_OK) {
-        st_close(f);
-        return st;
-    }
-    *out = f;
-    return ATTN_OK;
 }
 
 attn_status st_parse(st_file **out, const void *bytes, size_t size)
@@ -310,12 +312,50 @@ attn_status st_parse(st_file **out, const void *bytes, size_t size)
     if (st != ATTN_OK) return st;
     *out = NULL;
     if (size > 0 && (st = check_not_null(bytes, "bytes")) != ATTN_OK) return st;
-    unsigned char *copy = malloc(size ? size : 1);
-    if (!copy) return fail(ATTN_ERR_NOMEM, "out of memory copying %zu bytes", size);
-    if (size) memcpy(copy, bytes, size);
-    return parse_owned(out, copy, size, "safetensors buffer");
+    const char *origin = "safetensors buffer";
+    const unsigned char *b = bytes;
+    uint64_t header_len = 0;
+    if ((st = header_length(b, size, origin, &header_len)) != ATTN_OK) return st;
+    st_file *f = calloc(1, sizeof *f);
+    if (!f) return fail(ATTN_ERR_NOMEM, "%s: out of memory", origin);
+    const size_t data_size = size - 8 - (size_t)header_len;
+    unsigned char *copy = NULL;
+    st = parse_header(f, origin, (const char *)b + 8, (size_t)header_len, data_size);
+    if (st == ATTN_OK && !(copy = malloc(data_size ? data_size : 1)))
+        st = fail(ATTN_ERR_NOMEM, "out of memory copying %zu bytes", data_size);
+    if (st != ATTN_OK) {
+        st_close(f);
+        return st;
+    }
+    if (data_size) memcpy(copy, b + 8 + header_len, data_size);
+    attach_data(f, copy, data_size);
+    *out = f;
+    return ATTN_OK;
 }
 
+/* Reads exactly n bytes at `offset`; ATTN_ERR_IO naming `path` otherwise. */
+static attn_status read_at(int fd, void *buf, size_t n, uint64_t offset, const char *path)
+{
+    char err[128];
+    for (size_t got = 0; got < n;) {
+        ssize_t r = pread(fd, (char *)buf + got, n - got, (off_t)(offset + got));
+        if (r < 0 && errno == EINTR) continue;
+        if (r < 0) return fail(ATTN_ERR_IO, "cannot read %s: %s", path, errno_text(errno, err, sizeof err));
+        if (r == 0) return fail(ATTN_ERR_IO, "%s shrank while being read", path);
+        got += (size_t)r;
+    }
+    return ATTN_OK;
+}
+
+/* The file is read in the order its own claims can be checked: the header length against the file's size, then
+ * the header (at most ST_MAX_HEADER_BYTES, and never more than the file holds), then every tensor's range
+ * against the data section — and only then the data, mapped rather than read, so a loader touches the pages of
+ * the tensors it copies and no others (attn_model_load reads none of a training checkpoint's optimizer slots).
+ * A file whose header and size disagree (a multi-GiB tail behind a valid header, a header naming more data than
+ * there is) is refused before any of its data is read or any memory sized by it is allocated. The mapping is
+ * private and read-only; the library replaces checkpoints by renaming a new file over them, never by writing in
+ * place, so a file being loaded does not change under the mapping. Where mapping is not supported the data
+ * section — exactly the bytes the tensors tile — is read instead. */
 attn_status st_open(st_file **out, const char *path)
 {
     attn_status st = check_not_null(out, "out");
@@ -340,27 +380,41 @@ attn_status st_open(st_file **out, const char *path)
         close(fd);
         return fail(ATTN_ERR_IO, "%s is too large to read", path);
     }
-    size_t size = (size_t)sb.st_size;
-    unsigned char *bytes = malloc(size ? size : 1);
-    if (!bytes) {
-        close(fd);
-        return fail(ATTN_ERR_NOMEM, "out of memory reading the %zu bytes of %s", size, path);
-    }
-    size_t got = 0;
-    while (got < size) {
-        ssize_t r = read(fd, bytes + got, size - got);
-        if (r < 0 && errno == EINTR) continue;
-        if (r <= 0) {
-            int e = r < 0 ? errno : 0;
-            close(fd);
-            free(bytes);
-            if (r == 0) return fail(ATTN_ERR_IO, "%s shrank while being read (%zu of %zu bytes)", path, got, size);
-            return fail(ATTN_ERR_IO, "cannot read %s: %s", path, errno_text(e, err, sizeof err));
+    const size_t size = (size_t)sb.st_size;
+    unsigned char first8[8] = {0};
+    uint64_t header_len = 0;
+    st = read_at(fd, first8, size < 8 ? size : 8, 0, path);
+    if (st == ATTN_OK) st = header_length(first8, size, path, &header_len);
+    st_file *f = st == ATTN_OK ? calloc(1, sizeof *f) : NULL;
+    if (st == ATTN_OK && !f) st = fail(ATTN_ERR_NOMEM, "%s: out of memory", path);
+    char *header = NULL;
+    if (st == ATTN_OK && !(header = malloc(header_len ? (size_t)header_len : 1)))
+        st = fail(ATTN_ERR_NOMEM, "out of memory for the %" PRIu64 "-byte header of %s", header_len, path);
+    if (st == ATTN_OK) st = read_at(fd, header, (size_t)header_len, 8, path);
+    const size_t data_at = 8 + (size_t)header_len, data_size = size - data_at;
+    if (st == ATTN_OK) st = parse_header(f, path, header, (size_t)header_len, data_size);
+    free(header);
+    if (st == ATTN_OK) {
+        void *map = data_size ? mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0) : MAP_FAILED;
+        if (map != MAP_FAILED) {
+            f->mapped = 1;
+            f->map = map;
+            f->map_size = size;
+            attach_data(f, (unsigned char *)map + data_at, data_size);
+        } else {
+            unsigned char *data = malloc(data_size ? data_size : 1);
+            if (!data) st = fail(ATTN_ERR_NOMEM, "out of memory reading the %zu data bytes of %s", data_size, path);
+            else if ((st = read_at(fd, data, data_size, data_at, path)) != ATTN_OK) free(data);
+            else attach_data(f, data, data_size);
         }
-        got += (size_t)r;
     }
     close(fd);
-    return parse_owned(out, bytes, size, path);
+    if (st != ATTN_OK) {
+        st_close(f);
+        return st;
+    }
+    *out = f;
+    return ATTN_OK;
 }
 
 int st_count(const st_file *f) { return f ? f->n : 0; }

@@ -1,3 +1,4 @@
+#include <limits.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -7,6 +8,7 @@
 #include "conv_direct.h"
 #include "errors.h"
 #include "model.h"
+#include "sizes.h"
 #include "step.h"
 
 static long max_l(long a, long b) { return a > b ? a : b; }
@@ -21,14 +23,17 @@ typedef void (*field_fn)(void *ctx, void **ptr, size_t per_env, size_t elem);
         (p) = v_;                                                                                              \
     } while (0)
 
+/* Sizes per environment: config_dims bounded every one of them (and every partial product, all factors being at
+ * least 1) by INT_MAX elements, so they are exact in size_t; only the products with the batch and the tape can
+ * leave that range, and those go through size_mul (layout_field, carve.h). */
 static void record_fields(step_record *r, const dims *d, field_fn f, void *ctx)
 {
-    const long vs = (long)d->P * d->L;
+    const size_t vs = (size_t)d->P * d->L;
     FIELD(r->first, 1);
     FIELD(r->prev_reward, 1);
     FIELD(r->prev_action, 1);
-    FIELD(r->x, d->H * d->W * d->C);
-    for (int i = 0; i < d->nconv; i++) FIELD(r->conv[i], d->oh[i] * d->ow[i] * d->cout[i]);
+    FIELD(r->x, (size_t)d->H * d->W * d->C);
+    for (int i = 0; i < d->nconv; i++) FIELD(r->conv[i], (size_t)d->oh[i] * d->ow[i] * d->cout[i]);
     FIELD(r->vh_prev, vs);
     FIELD(r->vc_prev, vs);
     FIELD(r->vgates, 4 * vs);
@@ -37,9 +42,9 @@ static void record_fields(step_record *r, const dims *d, field_fn f, void *ctx)
     FIELD(r->ph_prev, d->Hp);
     FIELD(r->pc_prev, d->Hp);
     for (int j = 0; j + 1 < d->q_layers; j++) FIELD(r->q_act[j], d->q_width[j + 1]);
-    FIELD(r->Q, d->N * d->kd);
-    FIELD(r->maps, d->N * d->P);
-    FIELD(r->ans, d->N * d->vd);
+    FIELD(r->Q, (size_t)d->N * d->kd);
+    FIELD(r->maps, (size_t)d->N * d->P);
+    FIELD(r->ans, (size_t)d->N * d->vd);
     FIELD(r->a_in, d->a_in);
     for (int j = 0; j + 1 < d->a_layers; j++) FIELD(r->a_act[j], d->a_width[j + 1]);
     FIELD(r->z, d->Hp);
@@ -58,11 +63,11 @@ static void scratch_fields(scratch *s, const dims *d, field_fn f, void *ctx)
     }
     for (int j = 0; j <= d->q_layers; j++) act = max_l(act, d->q_width[j]);
     for (int j = 0; j <= d->a_layers; j++) act = max_l(act, d->a_width[j]);
-    const long vs = (long)d->P * d->L;
+    const size_t vs = (size_t)d->P * d->L;
     FIELD(s->cols, cols);
     FIELD(s->dcols, cols);
-    FIELD(s->xin, d->P * (d->F + d->L));
-    FIELD(s->dxin, d->P * (d->F + d->L));
+    FIELD(s->xin, (size_t)d->P * (d->F + d->L));
+    FIELD(s->dxin, (size_t)d->P * (d->F + d->L));
     FIELD(s->dact_a, act);
     FIELD(s->dact_b, act);
     FIELD(s->dvh, vs);
@@ -73,8 +78,8 @@ static void scratch_fields(scratch *s, const dims *d, field_fn f, void *ctx)
     FIELD(s->dph_prev, d->Hp);
     FIELD(s->dpgates, 4 * d->Hp);
     FIELD(s->da_in, d->a_in);
-    FIELD(s->dQ, d->N * d->kd);
-    FIELD(s->attn_tmp, d->N * d->P); /* one per environment, so slices never share it */
+    FIELD(s->dQ, (size_t)d->N * d->kd);
+    FIELD(s->attn_tmp, (size_t)d->N * d->P); /* one per environment, so slices never share it */
 }
 
 typedef struct layout_ctx {
@@ -85,7 +90,7 @@ typedef struct layout_ctx {
 static void layout_field(void *ctx, void **ptr, size_t per_env, size_t elem)
 {
     layout_ctx *l = ctx;
-    *ptr = take(l->c, (size_t)l->B * per_env, elem);
+    *ptr = take(l->c, size_mul((size_t)l->B, per_env), elem);
 }
 
 static void slice_field(void *ctx, void **ptr, size_t per_env, size_t elem)
@@ -136,16 +141,19 @@ static void layout_state(carver *c, attn_state *st, const dims *d, size_t nparam
 {
     long B = st->B;
     layout_ctx l = {c, B};
-    st->vh = TAKE_F(c, B * d->P * d->L);
-    st->vc = TAKE_F(c, B * d->P * d->L);
-    st->ph = TAKE_F(c, B * d->Hp);
-    st->pc = TAKE_F(c, B * d->Hp);
-    st->maps = TAKE_F(c, B * d->N * d->P);
+    st->vh = TAKE_F(c, size_mul((size_t)B, (size_t)d->P * d->L));
+    st->vc = TAKE_F(c, size_mul((size_t)B, (size_t)d->P * d->L));
+    st->ph = TAKE_F(c, size_mul((size_t)B, (size_t)d->Hp));
+    st->pc = TAKE_F(c, size_mul((size_t)B, (size_t)d->Hp));
+    st->maps = TAKE_F(c, size_mul((size_t)B, (size_t)d->N * d->P));
+    st->out_logits = TAKE_F(c, size_mul((size_t)B, (size_t)d->A));
+    st->out_values = TAKE_F(c, (size_t)B);
+    st->slice_bad = take(c, (size_t)st->threads, sizeof(int));
     int records = st->T > 0 ? st->T : 1;
     for (int t = 0; t < records; t++) record_fields(&st->tape[t], d, layout_field, &l);
     scratch_fields(&st->s, d, layout_field, &l);
-    /* Threads other than the first accumulate parameter gradients privately; attn_backward adds them up. */
-    st->thread_grads = st->T > 0 && st->threads > 1 ? TAKE_F(c, (size_t)(st->threads - 1) * nparams) : NULL;
+    /* Every thread accumulates parameter gradients privately; attn_backward checks them and adds them up. */
+    st->thread_grads = st->T > 0 ? TAKE_F(c, size_mul((size_t)st->threads, nparams)) : NULL;
     st->packed = TAKE_F(c, packed_floats(d, st->B));
     long at[ATTN_MAX_CONV_LAYERS + 1];
     long scratch_at;
@@ -169,18 +177,26 @@ long wgrad_packed_layout(const dims *d, long at[ATTN_MAX_CONV_LAYERS + 1], long 
     return total + scratch;
 }
 
-#define MAX_BATCH 1048576
-#define MAX_UNROLL 65536
-
 attn_status attn_state_create(attn_state **out, const attn_model *model, int batch, int max_unroll)
 {
     attn_status st = check_not_null(out, "out");
     if (st) return st;
     *out = NULL;
     if ((st = check_not_null(model, "model"))) return st;
-    if (batch < 1 || batch > MAX_BATCH) return fail(ATTN_ERR_SIZE, "batch %d outside [1, %d]", batch, MAX_BATCH);
-    if (max_unroll < 0 || max_unroll > MAX_UNROLL)
-        return fail(ATTN_ERR_SIZE, "max_unroll %d outside [0, %d]", max_unroll, MAX_UNROLL);
+    if (batch < 1 || batch > ATTN_MAX_BATCH)
+        return fail(ATTN_ERR_SIZE, "batch %d outside [1, %d]", batch, ATTN_MAX_BATCH);
+    if (max_unroll < 0 || max_unroll > ATTN_MAX_UNROLL)
+        return fail(ATTN_ERR_SIZE, "max_unroll %d outside [0, %d]", max_unroll, ATTN_MAX_UNROLL);
+    /* Each layer hands BLAS, and the cell loops, the rows of all B environments at once as an int. */
+    const dims *d = &model->d;
+    for (int i = 0; i <= d->nconv; i++) {
+        const conv_shape cs = layer_shape(d, i, 1);
+        const size_t rows = size_mul((size_t)batch, (size_t)cs.oh * cs.ow);
+        if (rows > INT_MAX)
+            return fail(ATTN_ERR_SIZE, "batch %d is too large for this network: %s of %d×%d cells per environment "
+                        "would give %zu rows, over %d", batch, i < d->nconv ? "a conv layer" : "the ConvLSTM", cs.oh,
+                        cs.ow, rows, INT_MAX);
+    }
     attn_state *s = calloc(1, sizeof *s);
     if (!s) return fail(ATTN_ERR_NOMEM, "cannot allocate a state");
     s->model = model;
@@ -194,7 +210,7 @@ attn_status attn_state_create(attn_state **out, const attn_model *model, int bat
     s->threads = model->threads < batch ? model->threads : batch;
     carver c = {NULL, 0};
     layout_state(&c, s, &model->d, model->nparams);
-    s->memory = calloc(1, c.used + 63);
+    s->memory = carve_alloc(&c);
     if (!s->memory) {
         size_t bytes = c.used;
         attn_state_destroy(s);

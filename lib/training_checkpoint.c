@@ -21,6 +21,7 @@
 #include "checkpoint_model.h"
 #include "errors.h"
 #include "json.h"
+#include "optim.h"
 #include "rollout.h"
 #include "safetensors.h"
 
@@ -275,7 +276,7 @@ static attn_status check_objects(const char *path, const attn_model *model, cons
         return st;
     if (memcmp(&mine, &its, sizeof mine))
         return fail(ATTN_ERR_INVALID, "the rollout was created for a model of another configuration");
-    return ATTN_OK;
+    return optimizer_check_model(opt, model);
 }
 
 /* Both environment callbacks set: the environments can be saved and restored. */
@@ -817,6 +818,32 @@ const char *attn_training_meta(const char *key)
         at = (size_t)(v + strlen(v) + 1 - host_meta);
     }
     return NULL;
+}
+
+attn_status attn_checkpoint_meta(const char *path, const char *key, char *buf, size_t cap, size_t *len)
+{
+    attn_status st = check_not_null(path, "path");
+    if (st || (st = check_not_null(key, "key")) || (cap && (st = check_not_null(buf, "buf")))) return st;
+    /* ckpt_open reads the header alone (every tensor range checked against the file's size, no tensor read). */
+    st_file *f;
+    recorded_config rc;
+    if ((st = ckpt_open(path, &f, &rc))) return st;
+    char name[512];
+    const char *value = NULL;
+    if ((size_t)snprintf(name, sizeof name, HOST_PREFIX "%s", key) < sizeof name) value = st_meta(f, name);
+    if (!value) {
+        st = fail(ATTN_ERR_INVALID, "%s holds no host metadata \"%s\"", path, key);
+    } else {
+        const size_t n = strlen(value);
+        if (len) *len = n;
+        if (n >= cap)
+            st = fail(ATTN_ERR_SIZE, "host metadata \"%s\" of %s is %zu bytes; a buffer of %zu cannot hold it with its "
+                      "NUL", key, path, n, cap);
+        else
+            memcpy(buf, value, n + 1);
+    }
+    st_close(f);
+    return st;
 }
 
 static void restore_knobs(attn_optimizer *opt, const double *knob)

@@ -9,6 +9,7 @@
 
 #include <cmocka.h>
 
+#include <float.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -1041,6 +1042,109 @@ static void test_backward_errors(void **ctx)
     assert_int_equal(attn_state_recorded(f->state), 0);
 }
 
+/* Finite dlogits and dvalues whose gradients overflow (dvalues of FLT_MAX: the value bias alone sums T·B of
+ * them): refused before any gradient is added, the gradients and the tape as they were. They used to be added,
+ * infinities and all, with ATTN_OK. */
+static void test_backward_nonfinite_gradient(void **ctx)
+{
+    fixture *f = *ctx;
+    enum { T = 2 };
+    take_steps(f, ATTN_FORWARD_RECORD, T);
+    fill_uniform(&f->rng, attn_model_grads(f->model), attn_model_param_count(f->model), -1.0f, 1.0f);
+    float dlogits[T * BATCH * ACTIONS], dvalues[T * BATCH];
+    fill_uniform(&f->rng, dlogits, T * BATCH * ACTIONS, -1.0f, 1.0f);
+    for (int i = 0; i < T * BATCH; i++) dvalues[i] = FLT_MAX;
+    expect_backward_fails(f, f->model, f->state, dlogits, dvalues, ATTN_ERR_NONFINITE, "would not be finite");
+    assert_int_equal(attn_state_recorded(f->state), T);
+    for (int i = 0; i < T * BATCH * ACTIONS; i++) dlogits[i] = -FLT_MAX;
+    expect_backward_fails(f, f->model, f->state, dlogits, NULL, ATTN_ERR_NONFINITE, "would not be finite");
+    /* The tape is still there for a good call. */
+    fill_uniform(&f->rng, dvalues, T * BATCH, -1.0f, 1.0f);
+    assert_int_equal(attn_backward(f->model, f->state, NULL, dvalues), ATTN_OK);
+    assert_int_equal(attn_state_recorded(f->state), 0);
+}
+
+/* `c` must fail with ATTN_ERR_NONFINITE naming `keyword` and the environment, leaving the state (parts, tape,
+ * maps) and the caller's logits and values as they were. */
+static void expect_step_overflows(forward_call c, const char *keyword, const char *environment)
+{
+    state_snapshot before;
+    state_take(&before, c.state, c.model);
+    float logits[BATCH * ACTIONS], values[BATCH];
+    for (int i = 0; i < BATCH * ACTIONS; i++) logits[i] = -7.0f;
+    for (int i = 0; i < BATCH; i++) values[i] = -7.0f;
+    plant_last_error();
+    check_failure(attn_forward(c.model, c.state, c.mode, c.obs, c.obs_bytes, c.prev_reward, c.prev_action, NULL,
+                               logits, values),
+                  ATTN_ERR_NONFINITE, keyword);
+    if (!strstr(attn_last_error(), environment))
+        fail_msg("last error \"%s\" does not name %s", attn_last_error(), environment);
+    state_expect_unchanged(&before, c.state, c.model);
+    for (int i = 0; i < BATCH * ACTIONS; i++) assert_true(logits[i] == -7.0f);
+    for (int i = 0; i < BATCH; i++) assert_true(values[i] == -7.0f);
+}
+
+/* Finite inputs whose step overflows are refused before the state, the tape, the maps or the caller's buffers
+ * take anything of it, with the cause named: float observations of ±FLT_MAX (the observation), weights grown
+ * huge (the weights). Each used to return ATTN_OK with a NaN ConvLSTM state,
+ * and attn_get_maps then returned NaN maps. */
+static void test_forward_nonfinite_result(void **ctx)
+{
+    fixture *f = *ctx;
+    attn_config *cfg = small_config();
+    assert_int_equal(attn_config_set(cfg, ATTN_CFG_OBS_TYPE, ATTN_OBS_F32), ATTN_OK);
+    attn_model *model;
+    attn_state *state;
+    assert_int_equal(attn_model_create(&model, cfg, 3), ATTN_OK);
+    assert_int_equal(attn_state_create(&state, model, BATCH, UNROLL), ATTN_OK);
+    const size_t n = f->obs_bytes, per_env = n / BATCH;
+    float *obs = malloc(n * sizeof(float));
+    assert_non_null(obs);
+    fill_uniform(&f->rng, obs, n, 0.0f, 1.0f);
+    assert_int_equal(attn_forward(model, state, ATTN_FORWARD_ACT, obs, n * sizeof(float), NULL, NULL, NULL, NULL,
+                                  NULL),
+                     ATTN_OK);
+    /* Environment 1 sees ±FLT_MAX everywhere; environment 0 an ordinary frame. */
+    for (size_t i = per_env; i < n; i++) obs[i] = i % 2 ? FLT_MAX : -FLT_MAX;
+    forward_call c = {model, state, ATTN_FORWARD_ACT, obs, n * sizeof(float), NULL, NULL};
+    expect_step_overflows(c, "the observation", "environment 1");
+    c.mode = ATTN_FORWARD_RECORD;
+    expect_step_overflows(c, "the observation", "environment 1");
+    assert_int_equal(attn_state_recorded(state), 0);
+
+    fill_uniform(&f->rng, obs, n, 0.0f, 1.0f);
+    c.mode = ATTN_FORWARD_ACT;
+
+    /* The first conv layer's weights at FLT_MAX / 4: its sums overflow on an ordinary frame. */
+    int index;
+    int64_t shape[4];
+    size_t offset;
+    assert_int_equal(attn_model_find_tensor(model, "vision.conv0.weight", &index), ATTN_OK);
+    assert_int_equal(attn_model_tensor(model, index, NULL, NULL, shape, &offset), ATTN_OK);
+    float *w = attn_model_params(model) + offset;
+    float *saved = copy_floats(w, (size_t)(shape[0] * shape[1] * shape[2] * shape[3]));
+    for (int64_t i = 0; i < shape[0] * shape[1] * shape[2] * shape[3]; i++) w[i] = FLT_MAX / 4;
+    expect_step_overflows(c, "weights", "environment 0");
+    memcpy(w, saved, sizeof(float) * (size_t)(shape[0] * shape[1] * shape[2] * shape[3]));
+    free(saved);
+
+    /* Nothing stuck: the next ordinary step goes through, with finite maps. */
+    float logits[BATCH * ACTIONS], values[BATCH];
+    assert_int_equal(attn_forward(model, state, ATTN_FORWARD_RECORD, obs, n * sizeof(float), NULL, NULL, NULL, logits,
+                                  values),
+                     ATTN_OK);
+    const size_t nm = map_count(model, BATCH);
+    float *maps = malloc(nm * sizeof(float));
+    assert_non_null(maps);
+    assert_int_equal(attn_get_maps(state, maps, nm), ATTN_OK);
+    for (size_t i = 0; i < nm; i++) assert_true(isfinite(maps[i]));
+    free(maps);
+    free(obs);
+    attn_state_destroy(state);
+    attn_model_destroy(model);
+    attn_config_destroy(cfg);
+}
+
 /* ---- Attention maps ------------------------------------------------------------------------------------- */
 
 static void test_get_maps_errors(void **ctx)
@@ -1109,6 +1213,53 @@ static void test_map_to_pixels_errors(void **ctx)
     free(pixels);
     free(sentinel);
     free(maps);
+}
+
+/* A map whose only weight is a subnormal float resamples like the same map scaled up: finite pixels summing to 1.
+ * The float reciprocal of its sum (1e-45) used to overflow, and every pixel came out NaN or infinite. */
+static void test_map_to_pixels_subnormal_map(void **ctx)
+{
+    fixture *f = *ctx;
+    int h, w, gh, gw;
+    assert_int_equal(attn_config_get(f->cfg, ATTN_CFG_OBS_H, &h), ATTN_OK);
+    assert_int_equal(attn_config_get(f->cfg, ATTN_CFG_OBS_W, &w), ATTN_OK);
+    assert_int_equal(attn_config_get(f->cfg, ATTN_CFG_GRID_H, &gh), ATTN_OK);
+    assert_int_equal(attn_config_get(f->cfg, ATTN_CFG_GRID_W, &gw), ATTN_OK);
+    const size_t cells = (size_t)gh * gw, np = (size_t)h * w;
+    float *map = calloc(cells, sizeof(float)), *unit = calloc(cells, sizeof(float));
+    float *pixels = malloc(np * sizeof(float)), *expected = malloc(np * sizeof(float));
+    assert_true(map && unit && pixels && expected);
+    const float tiny[] = {1e-45f, FLT_MIN / 3, FLT_MIN};
+    for (size_t k = 0; k < sizeof tiny / sizeof tiny[0]; k++) {
+        const size_t at = (k * 37 + 5) % cells;
+        memset(map, 0, cells * sizeof(float));
+        memset(unit, 0, cells * sizeof(float));
+        map[at] = tiny[k];
+        unit[at] = 1.0f;
+        assert_int_equal(attn_map_to_pixels(f->model, unit, expected, np), ATTN_OK);
+        assert_int_equal(attn_map_to_pixels(f->model, map, pixels, np), ATTN_OK);
+        double sum = 0.0;
+        for (size_t i = 0; i < np; i++) {
+            assert_true(isfinite(pixels[i]) && pixels[i] >= 0.0f);
+            assert_true(fabsf(pixels[i] - expected[i]) <= 1e-6f);
+            sum += pixels[i];
+        }
+        assert_true(fabs(sum - 1.0) < 1e-5);
+    }
+    /* A few subnormal weights, the rest zero, spread over the map. */
+    memset(map, 0, cells * sizeof(float));
+    for (size_t i = 0; i < cells; i += 7) map[i] = 1e-45f * (float)(1 + i % 3);
+    assert_int_equal(attn_map_to_pixels(f->model, map, pixels, np), ATTN_OK);
+    double sum = 0.0;
+    for (size_t i = 0; i < np; i++) {
+        assert_true(isfinite(pixels[i]));
+        sum += pixels[i];
+    }
+    assert_true(fabs(sum - 1.0) < 1e-5);
+    free(map);
+    free(unit);
+    free(pixels);
+    free(expected);
 }
 
 /* ---- Checkpoints ---------------------------------------------------------------------------------------- */
@@ -1183,8 +1334,11 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_forward_act_while_recorded, setup, teardown),
         cmocka_unit_test_setup_teardown(test_backward_nothing_recorded, setup, teardown),
         cmocka_unit_test_setup_teardown(test_backward_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_backward_nonfinite_gradient, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_forward_nonfinite_result, setup, teardown),
         cmocka_unit_test_setup_teardown(test_get_maps_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_map_to_pixels_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_map_to_pixels_subnormal_map, setup, teardown),
         cmocka_unit_test_setup_teardown(test_checkpoint_errors, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -6,6 +6,7 @@
 #ifndef ATTN_TEST_ERRORS_H
 #define ATTN_TEST_ERRORS_H
 
+#include <float.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,6 +70,8 @@ typedef struct errw {
     int use_fault_reward;
     int fault_obs_bad;             /* at the fault, write what the observation type forbids: a NaN float, a
                                       binary-plane byte of 255 */
+    int fault_obs_huge;            /* at the fault, a float observation of FLT_MAX everywhere: finite, but far
+                                      too large for the network's sums */
     float reward;                  /* the ordinary reward */
 } errw;
 
@@ -114,6 +117,8 @@ static inline int errw_step(void *ctx, int index, int action, void *obs, float *
     *reward = fault && w->use_fault_reward ? w->fault_reward : w->reward;
     if (fault && w->fault_obs_bad && w->is_float) ((float *)obs)[1] = NAN;
     if (fault && w->fault_obs_bad && !w->is_float && w->lit == 1) ((uint8_t *)obs)[1] = 255;
+    if (fault && w->fault_obs_huge && w->is_float)
+        for (int i = 0; i < w->side_h * w->side_w * w->channels; i++) ((float *)obs)[i] = FLT_MAX;
     *terminated = w->steps[index] >= 4 + index;
     *truncated = 0;
     return 0;

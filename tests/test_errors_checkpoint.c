@@ -4,6 +4,7 @@
  * that cannot be created, non-finite weights or optimizer slots, a failing environment callback — leaves the
  * file that was there byte for byte as it was, and no temporary file behind. docs/errors.md names these cases.
  */
+#define _DEFAULT_SOURCE /* MAP_ANONYMOUS, for probing the address-space limit */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -15,10 +16,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "safetensors.h"
 #include "test_errors.h"
 #include "test_util.h"
 
@@ -292,6 +295,120 @@ static void test_model_load_params_errors(void **ctx)
     attn_model_destroy(target);
 }
 
+/* ---- Headers that describe more than the file holds ----------------------------------------------------- */
+
+/* `src` written again as `dst` with `from` replaced by `to` in its "config" metadata, tensors as they were: a
+ * small file whose header declares another network than its tensors. */
+static void rewrite_config(const char *src, const char *dst, const char *from, const char *to)
+{
+    st_file *file;
+    assert_int_equal(st_open(&file, src), ATTN_OK);
+    const int n = st_count(file), n_meta = st_meta_count(file);
+    st_tensor *t = calloc((size_t)n, sizeof *t);
+    const char **keys = calloc((size_t)n_meta, sizeof *keys), **values = calloc((size_t)n_meta, sizeof *values);
+    assert_true(t && keys && values);
+    for (int i = 0; i < n; i++) t[i] = *st_get(file, i);
+    char *config = NULL;
+    for (int i = 0; i < n_meta; i++) {
+        st_meta_entry(file, i, &keys[i], &values[i]);
+        if (strcmp(keys[i], "config")) continue;
+        const char *at = strstr(values[i], from);
+        assert_non_null(at);
+        config = malloc(strlen(values[i]) + strlen(to) + 1);
+        assert_non_null(config);
+        snprintf(config, strlen(values[i]) + strlen(to) + 1, "%.*s%s%s", (int)(at - values[i]), values[i], to,
+                 at + strlen(from));
+        values[i] = config;
+    }
+    assert_non_null(config);
+    assert_int_equal(st_write(dst, t, n, keys, values, n_meta), ATTN_OK);
+    free(config);
+    free(t);
+    free(keys);
+    free(values);
+    st_close(file);
+}
+
+/* The address space this process may still grow by is capped at `headroom` bytes (RLIMIT_AS, in force until
+ * limit_pop). Returns 0, leaving nothing lowered, where the cap is not enforced (valgrind keeps its own map). */
+static int cap_address_space(size_t headroom)
+{
+    FILE *fp = fopen("/proc/self/statm", "r");
+    unsigned long pages = 0;
+    if (!fp || fscanf(fp, "%lu", &pages) != 1) {
+        if (fp) fclose(fp);
+        printf("note: /proc/self/statm unreadable; the address-space cases are skipped\n");
+        return 0;
+    }
+    fclose(fp);
+    limit_push(RLIMIT_AS, (uint64_t)pages * (uint64_t)sysconf(_SC_PAGESIZE) + headroom);
+    void *probe = mmap(NULL, 2 * headroom, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (probe != MAP_FAILED) {
+        munmap(probe, 2 * headroom);
+        limit_pop(ATTN_OK);
+        printf("note: RLIMIT_AS is not enforced in this runtime; the address-space cases are skipped\n");
+        return 0;
+    }
+    return 1;
+}
+
+/* A 2.6 KB file whose config claims a huge core: refused as the file's fault (ATTN_ERR_FORMAT) by checking its
+ * tensor table against the network its header describes before that network is created. It used to be created
+ * first: 34 G parameters gave ATTN_ERR_NOMEM, 4096 units allocated and initialised 600 MB before the refusal. */
+static void test_model_load_checks_the_table_first(void **ctx)
+{
+    fixture *f = *ctx;
+    assert_int_equal(attn_model_save(f->model, f->path), ATTN_OK);
+    const char *huge = in_dir(f, "huge.safetensors");
+    rewrite_config(f->path, huge, "\"core_units\":5,", "\"core_units\":65536,");
+    expect_load_refused(huge, ATTN_ERR_FORMAT, "policy LSTM");
+    char big[512];
+    snprintf(big, sizeof big, "%s", in_dir(f, "big.safetensors"));
+    rewrite_config(f->path, big, "\"core_units\":5,", "\"core_units\":4096,");
+    expect_load_refused(big, ATTN_ERR_FORMAT, "query.fc0.weight");
+    /* Without room for the model it describes (about 1 GB of parameters and gradients), the same answer: the load
+     * allocates nothing that size. */
+    if (cap_address_space((size_t)256 << 20)) {
+        attn_model *m = (attn_model *)&m;
+        errors_plant();
+        const attn_status st = limit_pop(attn_model_load(&m, big));
+        errors_check(st, ATTN_ERR_FORMAT, "query.fc0.weight", "attn_model_load under RLIMIT_AS");
+        assert_null(m);
+    }
+    attn_model *target;
+    assert_int_equal(attn_model_create(&target, f->cfg, 77), ATTN_OK);
+    EXPECT_STATUS(attn_model_load_params(target, big), ATTN_ERR_FORMAT, "core_units");
+    attn_model_destroy(target);
+}
+
+/* A valid checkpoint followed by 3 GiB that no tensor names (a sparse file: no disk is used) is refused from its
+ * header against its size, before any of the tail is read: it used to be read whole into memory first. */
+static void test_load_refuses_a_tail_unread(void **ctx)
+{
+    fixture *f = *ctx;
+    assert_int_equal(attn_model_save(f->model, f->path), ATTN_OK);
+    struct stat sb;
+    assert_int_equal(stat(f->path, &sb), 0);
+    assert_int_equal(truncate(f->path, sb.st_size + ((off_t)3 << 30)), 0);
+    attn_model *target;
+    assert_int_equal(attn_model_create(&target, f->cfg, 77), ATTN_OK);
+    const size_t np = attn_model_param_count(target);
+    float *params = errors_copy_floats(attn_model_params(target), np);
+    /* With no room for the tail first (reading it whole used to need 3 GiB), then as usual. */
+    if (cap_address_space((size_t)256 << 20)) {
+        attn_model *m = (attn_model *)&m;
+        errors_plant();
+        const attn_status st = limit_pop(attn_model_load(&m, f->path));
+        errors_check(st, ATTN_ERR_FORMAT, "after the last tensor", "attn_model_load under RLIMIT_AS");
+        assert_null(m);
+    }
+    expect_load_refused(f->path, ATTN_ERR_FORMAT, "after the last tensor");
+    EXPECT_STATUS(attn_model_load_params(target, f->path), ATTN_ERR_FORMAT, "after the last tensor");
+    assert_memory_equal(attn_model_params(target), params, np * sizeof(float));
+    free(params);
+    attn_model_destroy(target);
+}
+
 /* ---- attn_training_save over an existing training checkpoint ---------------------------------------------- */
 
 static void test_failed_training_save_keeps_existing_file(void **ctx)
@@ -387,6 +504,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_failed_model_save_keeps_existing_file, setup, teardown),
         cmocka_unit_test_setup_teardown(test_model_load_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_model_load_params_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_model_load_checks_the_table_first, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_load_refuses_a_tail_unread, setup, teardown),
         cmocka_unit_test_setup_teardown(test_failed_training_save_keeps_existing_file, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -265,6 +265,26 @@ static void test_rollout_collect_nonfinite_reward(void **ctx)
     free(params);
 }
 
+/* An environment whose float observation is finite but FLT_MAX: the step that reads it overflows, and the collect
+ * says so naming the environment and its observation. It used to blame the weights ("have the model's weights
+ * diverged?") after acting on a NaN state. */
+static void test_rollout_collect_huge_observation(void **ctx)
+{
+    rig *r = *ctx;
+    const size_t np = attn_model_param_count(r->model);
+    float *params = errors_copy_floats(attn_model_params(r->model), np);
+    r->w.fault_env = 1;
+    r->w.fault_step = 2;
+    r->w.fault_obs_huge = 1;
+    EXPECT_STATUS(attn_rollout_collect(r->ro, r->model, &r->env, ATTN_ACT_SAMPLE), ATTN_ERR_NONFINITE,
+                  "environment 1");
+    assert_non_null(strstr(attn_last_error(), "the observation"));
+    assert_null(strstr(attn_last_error(), "diverged"));
+    r->w.fault_obs_huge = 0;
+    expect_usable_after_failure(r, params);
+    free(params);
+}
+
 /* A binary-plane environment that draws a pixel byte (255) is told so by name, not trained on. */
 static void test_rollout_collect_binary_plane_byte(void **ctx)
 {
@@ -447,6 +467,20 @@ static void test_learner_update_errors(void **ctx)
         attn_model_destroy(m);
     }
 
+    /* An optimizer created for another model of the same configuration (and so the same size): refused before
+     * the replay writes any gradient. It used to be accepted, moving these weights by that model's moments. */
+    attn_model *twin;
+    attn_optimizer *twin_opt;
+    assert_int_equal(attn_model_create(&twin, r->cfg, 5), ATTN_OK);
+    assert_int_equal(attn_optimizer_create(&twin_opt, twin, ATTN_OPTIM_RMSPROP), ATTN_OK);
+    float *grads = errors_copy_floats(attn_model_grads(r->model), np);
+    EXPECT_STATUS(attn_learner_update(ln, twin_opt, r->ro, &st), ATTN_ERR_INVALID, "another model");
+    assert_memory_equal(attn_model_grads(r->model), grads, np * sizeof(float));
+    assert_int_equal(attn_optimizer_steps(twin_opt), 0);
+    free(grads);
+    attn_optimizer_destroy(twin_opt);
+    attn_model_destroy(twin);
+
     /* An optimizer created for a model with another parameter count. */
     attn_model *bigger = other_model(ATTN_CFG_CORE_UNITS, 6);
     attn_optimizer *wrong_opt;
@@ -527,6 +561,16 @@ static void test_optimizer_errors(void **ctx)
     attn_model *bigger = other_model(ATTN_CFG_CORE_UNITS, 6);
     EXPECT_STATUS(attn_optimizer_step(o, bigger, &norm), ATTN_ERR_INVALID, "parameters");
     attn_model_destroy(bigger);
+    /* A model of the same configuration and size that is not the optimizer's own. */
+    attn_model *twin;
+    assert_int_equal(attn_model_create(&twin, r->cfg, 5), ATTN_OK);
+    float *twin_params = errors_copy_floats(attn_model_params(twin), np);
+    fill_uniform(&(test_rng){3}, attn_model_grads(twin), np, -1.0f, 1.0f);
+    EXPECT_STATUS(attn_optimizer_step(o, twin, &norm), ATTN_ERR_INVALID, "another model");
+    assert_memory_equal(attn_model_params(twin), twin_params, np * sizeof(float));
+    assert_int_equal(attn_optimizer_steps(o), 0);
+    free(twin_params);
+    attn_model_destroy(twin);
     assert_int_equal(attn_optimizer_set_steps(o, INT64_MAX), ATTN_OK);
     EXPECT_STATUS(attn_optimizer_step(o, r->model, &norm), ATTN_ERR_INVALID, "maximum");
     assert_memory_equal(attn_model_params(r->model), params, np * sizeof(float));
@@ -589,6 +633,15 @@ static void test_training_save_errors(void **ctx)
     attn_model *m = other_model(ATTN_CFG_NUM_ACTIONS, 4);
     EXPECT_STATUS(attn_training_save(p, m, t.opt, r->ro, &r->env, NULL, NULL, 0), ATTN_ERR_INVALID, "rollout");
     attn_model_destroy(m);
+    /* The optimizer of another model of this configuration: its slots are not this model's. */
+    attn_model *twin;
+    attn_optimizer *twin_opt;
+    assert_int_equal(attn_model_create(&twin, r->cfg, 5), ATTN_OK);
+    assert_int_equal(attn_optimizer_create(&twin_opt, twin, ATTN_OPTIM_ADAM), ATTN_OK);
+    EXPECT_STATUS(attn_training_save(p, r->model, twin_opt, r->ro, &r->env, NULL, NULL, 0), ATTN_ERR_INVALID,
+                  "another model");
+    attn_optimizer_destroy(twin_opt);
+    attn_model_destroy(twin);
     char missing[512];
     snprintf(missing, sizeof missing, "%s/no/such/dir.safetensors", r->dir);
     EXPECT_STATUS(attn_training_save(missing, r->model, t.opt, r->ro, &r->env, NULL, NULL, 0), ATTN_ERR_IO,
@@ -661,6 +714,15 @@ static void test_training_load_errors(void **ctx)
     attn_model *m = other_model(ATTN_CFG_NUM_ACTIONS, 4);
     EXPECT_STATUS(attn_training_load(good, m, t.opt, r->ro, &r->env), ATTN_ERR_INVALID, "rollout");
     attn_model_destroy(m);
+    /* An optimizer of the right kind created for another model of this configuration. */
+    attn_model *twin;
+    attn_optimizer *twin_opt;
+    assert_int_equal(attn_model_create(&twin, r->cfg, 5), ATTN_OK);
+    assert_int_equal(attn_optimizer_create(&twin_opt, twin, ATTN_OPTIM_ADAM), ATTN_OK);
+    EXPECT_STATUS(attn_training_load(good, r->model, twin_opt, r->ro, &r->env), ATTN_ERR_INVALID, "another model");
+    assert_int_equal(attn_optimizer_steps(twin_opt), 0);
+    attn_optimizer_destroy(twin_opt);
+    attn_model_destroy(twin);
 
     assert_memory_equal(attn_model_params(r->model), params, np * sizeof(float));
     assert_memory_equal(slot, slot0, np * sizeof(float));
@@ -719,6 +781,50 @@ static void test_training_meta_errors(void **ctx)
     trainer_close(&t);
 }
 
+/* attn_checkpoint_meta reads a host key from the header alone. */
+static void test_checkpoint_meta_errors(void **ctx)
+{
+    rig *r = *ctx;
+    trainer t;
+    train_once(r, &t);
+    const char *keys[2] = {"env", "empty"}, *values[2] = {"minatar:breakout", ""};
+    char path[512], model_only[512];
+    snprintf(path, sizeof path, "%s", in_dir(r, "run.safetensors"));
+    snprintf(model_only, sizeof model_only, "%s", in_dir(r, "model.safetensors"));
+    assert_int_equal(attn_training_save(path, r->model, t.opt, r->ro, &r->env, keys, values, 2), ATTN_OK);
+    assert_int_equal(attn_model_save(r->model, model_only), ATTN_OK);
+    char buf[32];
+    size_t len = 99;
+    assert_int_equal(attn_checkpoint_meta(path, "env", buf, sizeof buf, &len), ATTN_OK);
+    assert_string_equal(buf, "minatar:breakout");
+    assert_int_equal(len, 16);
+    assert_int_equal(attn_checkpoint_meta(path, "empty", buf, 1, NULL), ATTN_OK);
+    assert_string_equal(buf, "");
+
+    memset(buf, 'x', sizeof buf);
+    EXPECT_STATUS(attn_checkpoint_meta(NULL, "env", buf, sizeof buf, &len), ATTN_ERR_NULL, "path");
+    EXPECT_STATUS(attn_checkpoint_meta(path, NULL, buf, sizeof buf, &len), ATTN_ERR_NULL, "key");
+    EXPECT_STATUS(attn_checkpoint_meta(path, "env", NULL, sizeof buf, &len), ATTN_ERR_NULL, "buf");
+    EXPECT_STATUS(attn_checkpoint_meta(in_dir(r, "absent.safetensors"), "env", buf, sizeof buf, &len), ATTN_ERR_IO,
+                  "absent");
+    EXPECT_STATUS(attn_checkpoint_meta(r->dir, "env", buf, sizeof buf, &len), ATTN_ERR_IO, NULL);
+    size_t n;
+    unsigned char *bytes = read_file_bytes(path, &n);
+    write_file_bytes(in_dir(r, "cut.safetensors"), bytes, n - 1);
+    free(bytes);
+    EXPECT_STATUS(attn_checkpoint_meta(in_dir(r, "cut.safetensors"), "env", buf, sizeof buf, &len), ATTN_ERR_FORMAT,
+                  NULL);
+    EXPECT_STATUS(attn_checkpoint_meta(path, "no such key", buf, sizeof buf, &len), ATTN_ERR_INVALID, "no such key");
+    EXPECT_STATUS(attn_checkpoint_meta(model_only, "env", buf, sizeof buf, &len), ATTN_ERR_INVALID, "env");
+    /* Too small by one (the NUL): the length needed, the buffer untouched. */
+    len = 0;
+    EXPECT_STATUS(attn_checkpoint_meta(path, "env", buf, 16, &len), ATTN_ERR_SIZE, "16 bytes");
+    assert_int_equal(len, 16);
+    EXPECT_STATUS(attn_checkpoint_meta(path, "env", NULL, 0, &len), ATTN_ERR_SIZE, NULL);
+    for (size_t i = 0; i < sizeof buf; i++) assert_int_equal(buf[i], 'x');
+    trainer_close(&t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -727,6 +833,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_rollout_collect_callback_failure, rig_setup, rig_teardown),
         cmocka_unit_test_setup_teardown(test_rollout_collect_abort, rig_setup, rig_teardown),
         cmocka_unit_test_setup_teardown(test_rollout_collect_nonfinite_reward, rig_setup, rig_teardown),
+        cmocka_unit_test_setup_teardown(test_rollout_collect_huge_observation, rig_setup, rig_teardown),
         cmocka_unit_test(test_rollout_collect_binary_plane_byte),
         cmocka_unit_test_setup_teardown(test_learner_health_errors, rig_setup, rig_teardown),
         cmocka_unit_test_setup_teardown(test_rollout_finished_and_view_errors, rig_setup, rig_teardown),
@@ -737,6 +844,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_training_save_errors, rig_setup, rig_teardown),
         cmocka_unit_test_setup_teardown(test_training_load_errors, rig_setup, rig_teardown),
         cmocka_unit_test_setup_teardown(test_training_meta_errors, rig_setup, rig_teardown),
+        cmocka_unit_test_setup_teardown(test_checkpoint_meta_errors, rig_setup, rig_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

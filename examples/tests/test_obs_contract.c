@@ -83,8 +83,10 @@ static void rig_free(rig *r)
  * one recorded step. Returns the first layer's input, [ENVS][H][W][C]. */
 static const float *first_layer_input(rig *r, const char *env, size_t *frame)
 {
-    char *argv[] = {"attn-train", "--env", (char *)env, "--envs", "2", "--unroll", "1", "--threads", "1", NULL};
-    assert_int_equal(train_options_parse(&r->opt, 9, argv), 0);
+    /* Two minibatches of one environment: PPO's default four would not divide the batch, which the parser refuses. */
+    char *argv[] = {"attn-train", "--env", (char *)env, "--envs", "2", "--unroll", "1", "--threads", "1",
+                    "--ppo-minibatches", "2", NULL};
+    assert_int_equal(train_options_parse(&r->opt, 11, argv), 0);
     char err[512];
     if (env_select_create(&r->games, &r->opt, err, sizeof err)) fail_msg("%s: %s", env, err);
     r->live = 1;

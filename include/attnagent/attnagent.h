@@ -176,7 +176,10 @@ ATTN_API attn_status attn_config_get_conv(const attn_config *cfg, int layer, int
 ATTN_API attn_status attn_config_set_mlp_hidden(attn_config *cfg, attn_mlp mlp, int layer, int width);
 ATTN_API attn_status attn_config_get_mlp_hidden(const attn_config *cfg, attn_mlp mlp, int layer, int *width);
 
-/* Checks the whole configuration; ATTN_OK or a status with a message naming the first problem. */
+/* Checks the whole configuration; ATTN_OK or a status with a message naming the first problem. Besides fitting
+ * together, every tensor one environment's step forms — each conv layer's output and unfolded input, the
+ * ConvLSTM's, the spatial basis, the maps, every weight — must hold at most INT_MAX elements
+ * (ATTN_ERR_INVALID naming it). */
 ATTN_API attn_status attn_config_validate(const attn_config *cfg);
 
 /* ---- Model ---------------------------------------------------------------------------------------- */
@@ -230,9 +233,14 @@ ATTN_API attn_status attn_model_find_tensor(const attn_model *model, const char 
  * The recurrent state of `batch` environments (ConvLSTM h and c, policy LSTM h and c), the last step's
  * attention maps, and a tape that records up to `max_unroll` steps for attn_backward (0: acting only, no tape).
  * All memory the model needs for these environments is reserved here. Several states may share one model.
- * A new state is zero, as at the start of an episode. batch < 1 or max_unroll < 0 give ATTN_ERR_SIZE.
+ * A new state is zero, as at the start of an episode. batch outside [1, ATTN_MAX_BATCH], max_unroll outside
+ * [0, ATTN_MAX_UNROLL], or a batch whose rows (B × a layer's grid cells) would not fit an int give
+ * ATTN_ERR_SIZE; a state too large for memory (or the address space) ATTN_ERR_NOMEM.
  */
 typedef struct attn_state attn_state;
+
+#define ATTN_MAX_BATCH 1048576
+#define ATTN_MAX_UNROLL 65536
 
 ATTN_API attn_status attn_state_create(attn_state **out, const attn_model *model, int batch, int max_unroll);
 ATTN_API void attn_state_destroy(attn_state *state);

@@ -328,6 +328,17 @@ ATTN_API attn_status attn_training_load(const char *path, attn_model *model, att
                                         attn_rollout *rollout, const attn_env *env);
 ATTN_API const char *attn_training_meta(const char *key);
 
+/*
+ * The value a host saved under `key` (attn_training_save's extra_keys) in the checkpoint at `path`, read from
+ * the file's header alone, without loading or changing anything: copied with its NUL into `buf` (`cap` bytes;
+ * buf may be NULL when cap is 0), its length without the NUL in *len (may be NULL). For a program that plays a
+ * training checkpoint with attn_model_load and needs what it was trained on (attn-play reads "env"). A key the
+ * file does not hold gives ATTN_ERR_INVALID; a buffer too small ATTN_ERR_SIZE with *len set to the length needed
+ * and `buf` untouched; an unreadable file ATTN_ERR_IO and one that is no attnagent checkpoint ATTN_ERR_FORMAT.
+ * Model files from attn_model_save hold no host keys. Added in 0.2.
+ */
+ATTN_API attn_status attn_checkpoint_meta(const char *path, const char *key, char *buf, size_t cap, size_t *len);
+
 #ifdef __cplusplus
 }
 #endif

@@ -167,5 +167,5 @@ def test_keyboard_interrupt_in_a_callback_stops_the_library_and_is_raised():
 def test_bad_training_options_carry_attn_trains_message():
     with pytest.raises(attnagent.InvalidError, match="--algo: unknown value"):
         attnagent.options.parse(algo="dqn")
-    with pytest.raises(attnagent.InvalidError, match="must be positive"):
+    with pytest.raises(attnagent.InvalidError, match='--envs: "0" is out of range'):
         attnagent.options.parse(envs=0)
