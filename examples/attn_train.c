@@ -6,7 +6,8 @@
  * attn-train --help lists every option. Outputs in DIR: checkpoint.safetensors (the latest, replaced
  * atomically), metrics.jsonl (one JSON object per update). Ctrl-C saves a checkpoint and exits. When the
  * environments fail (e.g. an emulator server dies), it stops with the reason and exit status 1, leaving the
- * last checkpoint as it was. */
+ * last checkpoint as it was. Under mpirun every process is one rank of a single data-parallel job
+ * (docs/distributed.md). */
 #include <dirent.h>
 #include <errno.h>
 #include <math.h>
@@ -19,6 +20,8 @@
 #include <unistd.h>
 
 #include "attnagent/attnagent.h"
+#include "distributed.h"
+#include "distributed_train.h"
 #include "env_select.h"
 #include "learning_health.h"
 #include "train_options.h"
@@ -135,62 +138,103 @@ static void format_duration(char *buf, size_t n, double seconds)
     snprintf(buf, n, "%d:%02d:%02d", s / 3600, s / 60 % 60, s % 60);
 }
 
-static attn_status save(const train_options *o, const char *path, attn_model *m, attn_optimizer *opt,
-                        attn_rollout *ro, const attn_env *env, const recent_returns *recent)
+/* Frames of the whole job: every rank steps the same number per update. */
+static int64_t job_frames(const attn_rollout *ro, const distributed *d) { return attn_rollout_frames(ro) * d->size; }
+
+static attn_status save(const train_options *o, distributed *d, const char *path, attn_model *m,
+                        attn_optimizer *opt, attn_rollout *ro, const attn_env *env, const recent_returns *recent)
 {
     char mean[32], returns[RECENT * 18];
     snprintf(mean, sizeof mean, "%.6g", recent_mean(recent));
     recent_format(recent, returns, sizeof returns);
     const char *keys[] = {"env", "algo", "return_mean_100", "recent_returns"};
     const char *values[] = {o->env, train_algo_name(o->algo), mean, returns};
-    return attn_training_save(path, m, opt, ro, env, keys, values, 4);
+    return train_ranks_save(d, o->out, path, m, opt, ro, env, keys, values, 4);
 }
 
 int main(int argc, char **argv)
 {
+    distributed dist;
+    if (distributed_init(&dist, &argc, &argv)) return 1;
     train_options o;
-    if (train_options_parse(&o, argc, argv)) return 2;
-    if (make_dirs(o.out)) {
+    if (train_options_parse(&o, argc, argv)) {
+        distributed_finalize(&dist);
+        return 2;
+    }
+    /* This rank's seed for its environments and its share of the frames and CPUs; the model's seed is o.seed. */
+    const train_options mine = train_ranks_options(&dist, &o);
+    /* Every exit from here on goes through `done`, which frees whatever was built (LeakSanitizer finds nothing
+     * on any path, tests/check_program_options.sh). Before the training loop a failure is this process's alone:
+     * it returns without distributed_finalize, which takes an MPI job down (distributed.h); from the loop on
+     * the ranks stop together, and finalize. */
+    attn_config *cfg = NULL;
+    attn_model *model = NULL;
+    attn_optimizer *opt = NULL;
+    attn_rollout *ro = NULL;
+    attn_learner *learner = NULL;
+    int games_built = 0, status = 1, finalize = 0;
+    if (dist.rank == 0 && make_dirs(o.out)) {
         fprintf(stderr, "attn-train: cannot create %s: %s\n", o.out, strerror(errno));
-        return 1;
+        goto done;
     }
     char ckpt[1024], metrics_path[1024];
     snprintf(ckpt, sizeof ckpt, "%s/checkpoint.safetensors", o.out);
     snprintf(metrics_path, sizeof metrics_path, "%s/metrics.jsonl", o.out);
-    remove_stale_temporaries(o.out);
+    if (dist.rank == 0) remove_stale_temporaries(o.out);
 
     env_select games;
     char err[1024];
-    if (env_select_create(&games, &o, err, sizeof err)) {
+    if (env_select_create(&games, &mine, err, sizeof err)) {
         fprintf(stderr, "attn-train: %s\n", err);
-        return 1;
+        goto done;
     }
+    games_built = 1;
     attn_env env = games.env;
 
-    attn_config *cfg;
     attn_status st = attn_config_create(&cfg, o.preset);
     if (!st) st = env_select_configure(&games, cfg);
-    if (!st) st = attn_config_set(cfg, ATTN_CFG_THREADS, o.threads);
-    if (st) return fail_with("configuration", st);
-    attn_model *model;
-    attn_optimizer *opt;
-    attn_rollout *ro;
-    attn_learner *learner;
+    if (!st) st = attn_config_set(cfg, ATTN_CFG_THREADS, mine.threads);
+    if (st) {
+        fail_with("configuration", st);
+        goto done;
+    }
     attn_loss_config lc;
-    if ((st = attn_model_create(&model, cfg, o.seed))) return fail_with("model", st);
-    if ((st = attn_optimizer_create(&opt, model, o.optim))) return fail_with("optimizer", st);
-    if ((st = train_options_apply(&o, opt, &lc))) return fail_with("options", st);
-    if ((st = attn_rollout_create(&ro, model, o.envs, o.unroll, o.seed))) return fail_with("rollout", st);
-    if ((st = attn_learner_create(&learner, model, &lc, o.envs, o.unroll))) return fail_with("learner", st);
+    if ((st = attn_model_create(&model, cfg, o.seed))) {
+        fail_with("model", st);
+        goto done;
+    }
+    if ((st = attn_optimizer_create(&opt, model, o.optim))) {
+        fail_with("optimizer", st);
+        goto done;
+    }
+    if ((st = train_options_apply(&mine, opt, &lc))) {
+        fail_with("options", st);
+        goto done;
+    }
+    if ((st = attn_rollout_create(&ro, model, o.envs, o.unroll, mine.seed))) {
+        fail_with("rollout", st);
+        goto done;
+    }
+    if ((st = attn_learner_create(&learner, model, &lc, o.envs, o.unroll))) {
+        fail_with("learner", st);
+        goto done;
+    }
+    if ((st = distributed_attach(&dist, learner))) {
+        fail_with("learner", st);
+        goto done;
+    }
 
     recent_returns recent = {{0}, 0, 0};
     if (o.resume) {
-        if ((st = attn_training_load(ckpt, model, opt, ro, &env))) return fail_with("resume", st);
+        if (train_ranks_load(&dist, o.out, ckpt, model, opt, ro, &env)) goto done;
         double stored = 0.0, now_steps = 0.0;
         attn_optimizer_get(opt, ATTN_OPT_LR_DECAY_STEPS, &stored);
-        if ((st = train_options_apply_schedule(&o, &lc, opt))) return fail_with("options", st);
+        if ((st = train_options_apply_schedule(&mine, &lc, opt))) {
+            fail_with("options", st);
+            goto done;
+        }
         attn_optimizer_get(opt, ATTN_OPT_LR_DECAY_STEPS, &now_steps);
-        printf("resumed from %s at %lld frames\n", ckpt, (long long)attn_rollout_frames(ro));
+        printf("resumed from %s at %lld frames\n", ckpt, (long long)job_frames(ro, &dist));
         if (stored != now_steps)
             printf("attn-train: the learning rate now decays to 0 over %lld frames (the checkpoint's schedule was "
                    "for another --frames or decay setting)\n", (long long)o.frames);
@@ -199,10 +243,14 @@ int main(int argc, char **argv)
         if (returns && recent_parse(&recent, returns))
             fprintf(stderr, "attn-train: %s: unreadable recent_returns; the return mean restarts\n", ckpt);
     }
-    FILE *metrics = fopen(metrics_path, o.resume ? "a" : "w");
+    if (!train_ranks_same_weights(&dist, model)) { /* every rank knows: they end the job together */
+        finalize = 1;
+        goto done;
+    }
+    FILE *metrics = fopen(dist.rank ? "/dev/null" : metrics_path, o.resume ? "a" : "w");
     if (!metrics) {
         fprintf(stderr, "attn-train: cannot write %s: %s\n", metrics_path, strerror(errno));
-        return 1;
+        goto done;
     }
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
@@ -222,25 +270,34 @@ int main(int argc, char **argv)
     fflush(stdout);
 
     const double start = now();
-    const int64_t start_frames = attn_rollout_frames(ro);
+    const int64_t start_frames = job_frames(ro, &dist);
     int64_t next_checkpoint = start_frames + o.checkpoint_every;
     double last_print = 0.0;
     float finished[4096];
-    int status = 0;
+    status = 0;
     unsigned health_warned = 0;
-    while (attn_rollout_frames(ro) < o.frames && !interrupted) {
-        if ((st = attn_rollout_collect(ro, model, &env, ATTN_ACT_SAMPLE))) {
-            status = fail_with("collecting", st);
+    int stop = 0;
+    while (job_frames(ro, &dist) < o.frames && !stop) {
+        /* Every rank stops when one cannot go on: the others would wait for it in the learner's reduction. */
+        st = attn_rollout_collect(ro, model, &env, ATTN_ACT_SAMPLE);
+        if (distributed_or(&dist, st != ATTN_OK)) {
+            status = st ? fail_with("collecting", st) : train_ranks_peer_failed(&dist, "collecting");
             break;
         }
         int count = env_select_scores(&games, ro, finished, 4096);
+        count = distributed_gather_floats(&dist, finished, count < 4096 ? count : 4096, finished, 4096);
         for (int i = 0; i < count && i < 4096; i++) recent_add(&recent, finished[i]);
         attn_loss_stats s;
-        if ((st = attn_learner_update(learner, opt, ro, &s))) {
-            status = fail_with("learning", st);
+        st = attn_learner_update(learner, opt, ro, &s);
+        /* An interrupt of any rank stops all of them after the same update, so their checkpoint is one. */
+        const int agreed = distributed_or(&dist, (st != ATTN_OK) | (interrupted ? 2 : 0));
+        if (agreed & 1) {
+            status = st ? fail_with("learning", st) : train_ranks_peer_failed(&dist, "learning");
             break;
         }
-        const int64_t frames = attn_rollout_frames(ro);
+        stop = agreed & 2;
+        const int64_t frames = job_frames(ro, &dist);
+        const int64_t episodes = distributed_sum_i64(&dist, attn_rollout_episodes(ro));
         const double t = now() - start, fps = (double)(frames - start_frames) / (t > 0 ? t : 1);
         fprintf(metrics,
                 "{\"update\": %lld, \"frames\": %lld, \"seconds\": %.2f, \"fps\": %.1f, \"episodes\": %lld, "
@@ -248,12 +305,12 @@ int main(int argc, char **argv)
                 "\"entropy\": %.6g, \"approx_kl\": %.6g, \"clip_fraction\": %.6g, \"grad_norm\": %.6g, "
                 "\"lr\": %.6g, \"skipped\": %d}\n",
                 (long long)attn_optimizer_steps(opt), (long long)frames, t, fps,
-                (long long)attn_rollout_episodes(ro), recent.count ? recent_mean(&recent) : 0.0, s.total,
+                (long long)episodes, recent.count ? recent_mean(&recent) : 0.0, s.total,
                 s.policy_loss, s.value_loss, s.entropy, s.approx_kl, s.clip_fraction, s.grad_norm,
                 attn_optimizer_current_lr(opt), s.skipped);
         fflush(metrics); /* whole lines only: a killed run leaves a readable log to resume appending to */
         if (frames >= next_checkpoint) {
-            if ((st = save(&o, ckpt, model, opt, ro, &env, &recent))) {
+            if ((st = save(&o, &dist, ckpt, model, opt, ro, &env, &recent))) {
                 status = fail_with("checkpoint", st);
                 break;
             }
@@ -266,7 +323,7 @@ int main(int argc, char **argv)
             printf("%sframes %9lld  %6.0f f/s  return(100) %7.2f  episodes %6lld  loss %8.4f  entropy %.3f  "
                    "ETA %s%s",
                    tty ? "\r" : "", (long long)frames, fps, recent.count ? recent_mean(&recent) : 0.0,
-                   (long long)attn_rollout_episodes(ro), s.total, s.entropy, eta, tty ? "  " : "\n");
+                   (long long)episodes, s.total, s.entropy, eta, tty ? "  " : "\n");
             fflush(stdout);
             if (health_warned != (ATTN_HEALTH_UNIFORM_POLICY | ATTN_HEALTH_FROZEN_WEIGHTS)) {
                 if (tty) printf("\n");
@@ -277,18 +334,22 @@ int main(int argc, char **argv)
     if (tty) printf("\n");
     fclose(metrics);
     if (!status) {
-        if ((st = save(&o, ckpt, model, opt, ro, &env, &recent))) {
+        if ((st = save(&o, &dist, ckpt, model, opt, ro, &env, &recent))) {
             status = fail_with("checkpoint", st);
         } else {
-            printf("%s at %lld frames; checkpoint %s, metrics %s\n", interrupted ? "interrupted" : "finished",
-                   (long long)attn_rollout_frames(ro), ckpt, metrics_path);
+            printf("%s at %lld frames; checkpoint %s, metrics %s\n", interrupted || stop ? "interrupted" : "finished",
+                   (long long)job_frames(ro, &dist), ckpt, metrics_path);
         }
     }
+    train_ranks_report(&dist);
+    finalize = 1;
+done:
     attn_learner_destroy(learner);
     attn_rollout_destroy(ro);
     attn_optimizer_destroy(opt);
     attn_model_destroy(model);
     attn_config_destroy(cfg);
-    env_select_destroy(&games);
+    if (games_built) env_select_destroy(&games);
+    if (finalize) distributed_finalize(&dist);
     return status;
 }

@@ -2,13 +2,14 @@
 # Installs what libattnagent needs on Debian (12 or later), as root: the compiler and build tools, OpenBLAS,
 # cmocka for the tests, Debian's PyTorch for the reference comparison, libpng and giflib for the pictures,
 # clang (libFuzzer), valgrind and abigail-tools for the hardening checks, Chromium for the viewer's browser test,
-# and ale-py (real Atari, from PyPI).
+# Open MPI for data-parallel training (docs/distributed.md), and ale-py (real Atari, from PyPI).
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 packages=(build-essential meson ninja-build pkg-config binutils
           libopenblas-dev libcmocka-dev libpng-dev libgif-dev
           python3 python3-numpy python3-torch gnuplot-nox
-          clang libclang-rt-14-dev valgrind abigail-tools)
+          clang libclang-rt-14-dev valgrind abigail-tools
+          openmpi-bin libopenmpi-dev)
 # The Python package's tests run in a virtual environment of their own (scripts/test.sh, docs/python.md).
 packages+=(python3-venv)
 missing=()
