@@ -4,9 +4,9 @@
  *   attn-train [--env minatar:breakout|ale:breakout] [--algo a2c|vtrace|ppo] [--frames N] [--out DIR] [--resume]
  *
  * attn-train --help lists every option. Outputs in DIR: checkpoint.safetensors (the latest, replaced
- * atomically), metrics.jsonl (one JSON object per update). Ctrl-C saves a checkpoint and exits. When the
- * environments fail (e.g. an emulator server dies), it stops with the reason and exit status 1, leaving the
- * last checkpoint as it was. Under mpirun every process is one rank of a single data-parallel job
+ * atomically), metrics.jsonl (one JSON object per update, with where its time went). Ctrl-C saves a checkpoint
+ * and exits. When the environments fail (e.g. an emulator server dies), it stops with the reason and exit status
+ * 1, leaving the last checkpoint as it was. Under mpirun every process is one rank of a single data-parallel job
  * (docs/distributed.md). */
 #include <dirent.h>
 #include <errno.h>
@@ -23,6 +23,7 @@
 #include "distributed.h"
 #include "distributed_train.h"
 #include "env_select.h"
+#include "env_timer.h"
 #include "learning_health.h"
 #include "train_options.h"
 
@@ -152,6 +153,34 @@ static attn_status save(const train_options *o, distributed *d, const char *path
     return train_ranks_save(d, o->out, path, m, opt, ro, env, keys, values, 4);
 }
 
+/* Where the wall clock of the training loop went, in seconds (docs/training.md, metrics.jsonl's t_* fields):
+ * inside the environments' callbacks, the rest of collecting (the network's acting passes, sampling, copies),
+ * attn_learner_update without its reductions, and inside the collectives with the other ranks. */
+typedef struct time_split {
+    double env, act, learn, wait;
+} time_split;
+
+static void time_split_add(time_split *sum, const time_split *t)
+{
+    sum->env += t->env;
+    sum->act += t->act;
+    sum->learn += t->learn;
+    sum->wait += t->wait;
+}
+
+/* The run's breakdown as shares of `total`, the loop's wall time; "other" is what none of the four covers
+ * (checkpoints, the metrics log, progress lines). */
+static void time_split_report(const time_split *sum, double total, int64_t updates, int ranks)
+{
+    if (updates <= 0 || !(total > 0)) return;
+    const double other = total - sum->env - sum->act - sum->learn - sum->wait;
+    const double pct = 100.0 / total, ms = 1e3 / (double)updates;
+    printf("time%s: environments %.1f %% (%.1f ms per update), acting %.1f %% (%.1f ms), learning %.1f %% (%.1f ms), "
+           "waiting %.1f %% (%.1f ms), other %.1f %%, of %.1f s over %lld updates\n", ranks > 1 ? " on rank 0" : "",
+           pct * sum->env, ms * sum->env, pct * sum->act, ms * sum->act, pct * sum->learn, ms * sum->learn,
+           pct * sum->wait, ms * sum->wait, pct * (other > 0 ? other : 0.0), total, (long long)updates);
+}
+
 int main(int argc, char **argv)
 {
     distributed dist;
@@ -172,7 +201,8 @@ int main(int argc, char **argv)
     attn_optimizer *opt = NULL;
     attn_rollout *ro = NULL;
     attn_learner *learner = NULL;
-    int games_built = 0, status = 1, finalize = 0;
+    int games_built = 0, timer_built = 0, status = 1, finalize = 0;
+    env_timer timer;
     if (dist.rank == 0 && make_dirs(o.out)) {
         fprintf(stderr, "attn-train: cannot create %s: %s\n", o.out, strerror(errno));
         goto done;
@@ -189,7 +219,14 @@ int main(int argc, char **argv)
         goto done;
     }
     games_built = 1;
-    attn_env env = games.env;
+    /* Every callback goes through the timer: the library's collect does the stepping and the acting between
+     * them, so the host tells the two apart by the time inside its own callbacks. */
+    if (env_timer_init(&timer, &games.env)) {
+        fprintf(stderr, "attn-train: cannot create the environments' timer\n");
+        goto done;
+    }
+    timer_built = 1;
+    attn_env env = env_timer_env(&timer);
 
     attn_status st = attn_config_create(&cfg, o.preset);
     if (!st) st = env_select_configure(&games, cfg);
@@ -274,12 +311,18 @@ int main(int argc, char **argv)
     int64_t next_checkpoint = start_frames + o.checkpoint_every;
     double last_print = 0.0;
     float finished[4096];
+    time_split spent = {0.0, 0.0, 0.0, 0.0};
+    int64_t updates = 0;
     status = 0;
     unsigned health_warned = 0;
     int stop = 0;
     while (job_frames(ro, &dist) < o.frames && !stop) {
+        /* The update's clock: collect [t0, t1) less the environments' time is acting; learn [t2, t3) less its
+         * reductions is learning; every collective of the update is waiting. */
+        const double t0 = now(), env0 = env_timer_seconds(&timer), wait0 = dist.wait_seconds;
         /* Every rank stops when one cannot go on: the others would wait for it in the learner's reduction. */
         st = attn_rollout_collect(ro, model, &env, ATTN_ACT_SAMPLE);
+        const double t1 = now(), env1 = env_timer_seconds(&timer);
         if (distributed_or(&dist, st != ATTN_OK)) {
             status = st ? fail_with("collecting", st) : train_ranks_peer_failed(&dist, "collecting");
             break;
@@ -288,7 +331,9 @@ int main(int argc, char **argv)
         count = distributed_gather_floats(&dist, finished, count < 4096 ? count : 4096, finished, 4096);
         for (int i = 0; i < count && i < 4096; i++) recent_add(&recent, finished[i]);
         attn_loss_stats s;
+        const double t2 = now(), wait2 = dist.wait_seconds;
         st = attn_learner_update(learner, opt, ro, &s);
+        const double t3 = now(), wait3 = dist.wait_seconds;
         /* An interrupt of any rank stops all of them after the same update, so their checkpoint is one. */
         const int agreed = distributed_or(&dist, (st != ATTN_OK) | (interrupted ? 2 : 0));
         if (agreed & 1) {
@@ -298,16 +343,21 @@ int main(int argc, char **argv)
         stop = agreed & 2;
         const int64_t frames = job_frames(ro, &dist);
         const int64_t episodes = distributed_sum_i64(&dist, attn_rollout_episodes(ro));
+        const time_split u = {env1 - env0, (t1 - t0) - (env1 - env0), (t3 - t2) - (wait3 - wait2),
+                              dist.wait_seconds - wait0};
+        time_split_add(&spent, &u);
+        updates++;
         const double t = now() - start, fps = (double)(frames - start_frames) / (t > 0 ? t : 1);
         fprintf(metrics,
                 "{\"update\": %lld, \"frames\": %lld, \"seconds\": %.2f, \"fps\": %.1f, \"episodes\": %lld, "
                 "\"return_mean\": %.4f, \"loss\": %.6g, \"policy_loss\": %.6g, \"value_loss\": %.6g, "
                 "\"entropy\": %.6g, \"approx_kl\": %.6g, \"clip_fraction\": %.6g, \"grad_norm\": %.6g, "
-                "\"lr\": %.6g, \"skipped\": %d}\n",
+                "\"lr\": %.6g, \"skipped\": %d, \"t_env\": %.6f, \"t_act\": %.6f, \"t_learn\": %.6f, "
+                "\"t_wait\": %.6f}\n",
                 (long long)attn_optimizer_steps(opt), (long long)frames, t, fps,
                 (long long)episodes, recent.count ? recent_mean(&recent) : 0.0, s.total,
                 s.policy_loss, s.value_loss, s.entropy, s.approx_kl, s.clip_fraction, s.grad_norm,
-                attn_optimizer_current_lr(opt), s.skipped);
+                attn_optimizer_current_lr(opt), s.skipped, u.env, u.act, u.learn, u.wait);
         fflush(metrics); /* whole lines only: a killed run leaves a readable log to resume appending to */
         if (frames >= next_checkpoint) {
             if ((st = save(&o, &dist, ckpt, model, opt, ro, &env, &recent))) {
@@ -331,6 +381,7 @@ int main(int argc, char **argv)
             }
         }
     }
+    const double loop_seconds = now() - start;
     if (tty) printf("\n");
     fclose(metrics);
     if (!status) {
@@ -341,6 +392,7 @@ int main(int argc, char **argv)
                    (long long)job_frames(ro, &dist), ckpt, metrics_path);
         }
     }
+    if (!status) time_split_report(&spent, loop_seconds, updates, dist.size);
     train_ranks_report(&dist);
     finalize = 1;
 done:
@@ -349,6 +401,7 @@ done:
     attn_optimizer_destroy(opt);
     attn_model_destroy(model);
     attn_config_destroy(cfg);
+    if (timer_built) env_timer_destroy(&timer);
     if (games_built) env_select_destroy(&games);
     if (finalize) distributed_finalize(&dist);
     return status;

@@ -18,6 +18,8 @@ typedef struct distributed {
     int local_size;       /* processes of the job on this machine (they share its CPUs) */
     int64_t reductions;   /* gradient reductions made so far, and the seconds spent in them */
     double reduce_seconds;
+    double wait_seconds;  /* seconds inside every collective so far (the gradient reductions' included): this
+                           * rank's waiting for the others, and the messages' time; 0 with one process */
 } distributed;
 
 /* Starts the job's communication (MPI_Init) and, on ranks other than 0, sends stdout to /dev/null, so the

@@ -46,6 +46,9 @@ static double now(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+/* A collective's time, from `start`, into the rank's waiting (attn-train's "t_wait"). */
+static void waited(distributed *d, double start) { d->wait_seconds += now() - start; }
+
 int distributed_init(distributed *d, int *argc, char ***argv)
 {
     memset(d, 0, sizeof *d);
@@ -123,6 +126,7 @@ static int allreduce_sum(void *payload, attn_reduce_type type, void *data, size_
         d->reductions++;
         d->reduce_seconds += now() - start;
     }
+    waited(d, start);
     return rc == MPI_SUCCESS ? 0 : 1;
 }
 
@@ -135,26 +139,29 @@ attn_status distributed_attach(distributed *d, attn_learner *learner)
 
 int distributed_or(distributed *d, int bits)
 {
-    (void)d;
+    const double start = now();
     int all = bits;
     watch();
     MPI_Allreduce(&bits, &all, 1, MPI_INT, MPI_BOR, MPI_COMM_WORLD);
     unwatch();
+    waited(d, start);
     return all;
 }
 
 int64_t distributed_sum_i64(distributed *d, int64_t value)
 {
-    (void)d;
+    const double start = now();
     int64_t all = value;
     watch();
     MPI_Allreduce(&value, &all, 1, MPI_INT64_T, MPI_SUM, MPI_COMM_WORLD);
     unwatch();
+    waited(d, start);
     return all;
 }
 
 int distributed_gather_floats(distributed *d, const float *mine, int n, float *all, int cap)
 {
+    const double start = now();
     int *counts = NULL, *offsets = NULL, total = 0;
     if (d->rank == 0) {
         counts = calloc((size_t)d->size, sizeof *counts);
@@ -180,17 +187,19 @@ int distributed_gather_floats(distributed *d, const float *mine, int n, float *a
     unwatch();
     free(counts);
     free(offsets);
+    waited(d, start);
     return d->rank == 0 ? total : 0;
 }
 
 int distributed_all_equal(distributed *d, uint64_t value)
 {
-    (void)d;
+    const double start = now();
     uint64_t lo = value, hi = value;
     watch();
     MPI_Allreduce(&value, &lo, 1, MPI_UINT64_T, MPI_MIN, MPI_COMM_WORLD);
     MPI_Allreduce(&value, &hi, 1, MPI_UINT64_T, MPI_MAX, MPI_COMM_WORLD);
     unwatch();
+    waited(d, start);
     return lo == hi;
 }
 

@@ -29,8 +29,8 @@ trap cleanup EXIT
 # 4 environments × 8 steps per rank, PPO with 2 minibatches: an update is 64 frames of the job.
 common=(--env minatar:breakout --envs 4 --unroll 8 --ppo-minibatches 2 --threads 1 --seed 7 --no-lr-decay)
 run2() { "${mpi_launch[@]}" -np 2 "$train" "${common[@]}" "$@"; }
-# The last metrics line without the wall-clock fields.
-last_line() { tail -1 "$1" | python3 -c 'import json,sys; d=json.loads(sys.stdin.read()); d.pop("seconds"); d.pop("fps"); print(json.dumps(d, sort_keys=True))'; }
+# The last metrics line without the wall-clock fields (seconds, fps, and the update's t_* breakdown).
+last_line() { tail -1 "$1" | python3 -c 'import json,sys; d=json.loads(sys.stdin.read()); d.pop("seconds"); d.pop("fps"); [d.pop(k) for k in list(d) if k.startswith("t_")]; print(json.dumps(d, sort_keys=True))'; }
 
 echo "--- 1. exact resume"
 run2 --frames 1280 --out "$scratch/a" > "$scratch/a.log" 2>&1 || { cat "$scratch/a.log"; die "run a"; }

@@ -44,11 +44,14 @@ def run(*args, cwd=None):
 
 
 def metrics(path, drop=("seconds", "fps")):
-    """metrics.jsonl without the fields that measure time."""
+    """metrics.jsonl without the fields that measure time: `drop`, which every writer has, and attn-train's
+    breakdown of each update's time ("t_env", "t_act", ...), which attnagent.train() does not write."""
     import json
     rows = [json.loads(line) for line in open(path)]
     for r in rows:
         for k in drop:
+            r.pop(k)
+        for k in [k for k in r if k.startswith("t_")]:
             r.pop(k)
     return rows
 
