@@ -25,6 +25,7 @@
 #include "env_select.h"
 #include "env_timer.h"
 #include "learning_health.h"
+#include "metrics_trim.h"
 #include "train_options.h"
 
 static volatile sig_atomic_t interrupted;
@@ -283,6 +284,17 @@ int main(int argc, char **argv)
     if (!train_ranks_same_weights(&dist, model)) { /* every rank knows: they end the job together */
         finalize = 1;
         goto done;
+    }
+    if (o.resume && dist.rank == 0) {
+        char why[1200];
+        int dropped;
+        if (metrics_trim(metrics_path, job_frames(ro, &dist), &dropped, why, sizeof why)) {
+            fprintf(stderr, "attn-train: %s\n", why);
+            goto done;
+        }
+        if (dropped)
+            printf("attn-train: dropped %d lines of %s past the checkpoint's %lld frames (logged after it was saved)\n",
+                   dropped, metrics_path, (long long)job_frames(ro, &dist));
     }
     FILE *metrics = fopen(dist.rank ? "/dev/null" : metrics_path, o.resume ? "a" : "w");
     if (!metrics) {

@@ -40,3 +40,15 @@ def test_runs_are_shared_with_attn_train(attn_train, tmp_path):
     obs, _ = attnagent.minatar("breakout").reset(seed=3)
     action, info = agent.act(obs)
     assert 0 <= action < 6 and abs(info["probs"].sum() - 1) < 1e-6 and info["maps"].shape == (4, 10, 10)
+
+
+def test_resume_from_an_older_checkpoint_drops_the_later_log_lines(tmp_path):
+    # as attn-train does (tests/train_resume.sh): after a kill between checkpoints the log runs past the checkpoint
+    out = tmp_path / "r"
+    attnagent.train(attnagent.minatar("breakout"), frames=240, out=str(out), progress=False, **SMALL)
+    older = (out / "checkpoint.safetensors").read_bytes()
+    attnagent.train(attnagent.minatar("breakout"), frames=480, out=str(out), progress=False, resume=True, **SMALL)
+    (out / "checkpoint.safetensors").write_bytes(older)
+    attnagent.train(attnagent.minatar("breakout"), frames=480, out=str(out), progress=False, resume=True, **SMALL)
+    frames = [m["frames"] for m in metrics(out / "metrics.jsonl")]
+    assert frames == sorted(set(frames)) and frames[-1] >= 480

@@ -4,6 +4,7 @@ The run directory is attn-train's: ``checkpoint.safetensors`` (a training checkp
 ``attn-train --resume`` continues a run started here and ``train(..., resume=True)`` one started there) and
 ``metrics.jsonl`` (one JSON object per update, the same fields in the same format).
 """
+import json
 import math
 import os
 import re
@@ -270,6 +271,27 @@ def train(env, frames=None, out=None, *, envs=None, resume=False, progress=True,
             owned.close()
 
 
+def _trim_metrics(path, frames):
+    """Drops the log's lines past the checkpoint's frames, as attn-train does (examples/metrics_trim.h): a run
+    killed between checkpoints logged updates the resumed run will log again."""
+    if not os.path.exists(path):
+        return
+    with open(path) as f:
+        lines = f.readlines()
+
+    def frames_of(line):
+        try:
+            return json.loads(line).get("frames", -1)
+        except ValueError:
+            return -1
+
+    kept = [line for line in lines if frames_of(line) <= frames]
+    if len(kept) < len(lines):
+        with open(path + ".trim", "w") as f:
+            f.writelines(kept)
+        os.replace(path + ".trim", path)
+
+
 def _run(o, cfg, host, env_name, resume, progress, on_update):
     os.makedirs(o.out, exist_ok=True)
     ckpt = os.path.join(o.out, "checkpoint.safetensors")
@@ -306,6 +328,8 @@ def _run(o, cfg, host, env_name, resume, progress, on_update):
     interrupted = False
     stopped = False
     warned = 0
+    if resume:
+        _trim_metrics(metrics_path, ro.frames)
     metrics = open(metrics_path, "a" if resume else "w")
     try:
         while ro.frames < o.frames and not stopped:
