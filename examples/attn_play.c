@@ -13,6 +13,7 @@
 #include "ale_env.h"
 #include "attnagent/attnagent.h"
 #include "attnagent/training.h"
+#include "make_dirs.h"
 #include "minatar.h"
 #include "minatar_env.h"
 #include "option_numbers.h"
@@ -46,7 +47,7 @@ static void usage(void)
            "  --gif FILE           GIF of the first episode (default DIR/attention.gif)\n"
            "  --gif-steps N        at most N steps in the GIF (default 300)\n"
            "  --png-steps LIST     steps of the first episode drawn as PNG, e.g. 0,10,50 (default 0,10,25,50)\n"
-           "  --png-dir DIR        where the PNGs go (default the run directory)\n"
+           "  --png-dir DIR        where the PNGs go, made if missing (default the run directory)\n"
            "  --html DIR           an interactive page of the first episode: DIR/index.html, opens from disk\n"
            "  --scale S            pixels per observation pixel (default 24; ale: 3 for 84x84, 2 for 210x160)\n"
            "  --delay CS           GIF frame time in hundredths of a second (default 12; ale: 5)\n"
@@ -350,6 +351,10 @@ int main(int argc, char **argv)
     const char *png_dir = o.png_dir ? o.png_dir : o.run;
     const int resolved = resolve_env(&o, ckpt);
     if (resolved) return resolved;
+    if (o.png_dir && make_dirs(o.png_dir)) { /* a directory of its own for the PNGs is made, as --out is */
+        fprintf(stderr, "attn-play: --png-dir %s: cannot create it: %s\n", o.png_dir, strerror(errno));
+        return 1;
+    }
 
     /* Everything built below starts empty, and every exit after this point goes through `done`, which frees
      * whatever was built (LeakSanitizer finds nothing on any path, tests/check_program_options.sh). */

@@ -25,6 +25,7 @@
 #include "env_select.h"
 #include "env_timer.h"
 #include "learning_health.h"
+#include "make_dirs.h"
 #include "metrics_trim.h"
 #include "train_options.h"
 
@@ -91,20 +92,6 @@ static int recent_parse(recent_returns *r, const char *text)
     }
     *r = got;
     return 0;
-}
-
-/* mkdir -p: the default output directory runs/GAME usually needs runs/ too. */
-static int make_dirs(const char *path)
-{
-    char buf[1024];
-    snprintf(buf, sizeof buf, "%s", path);
-    for (char *p = buf + 1; *p; p++) {
-        if (*p != '/') continue;
-        *p = 0;
-        if (mkdir(buf, 0755) && errno != EEXIST) return -1;
-        *p = '/';
-    }
-    return mkdir(buf, 0755) && errno != EEXIST ? -1 : 0;
 }
 
 /* A trainer killed mid-checkpoint leaves "checkpoint.safetensors.tmp.*" behind (the checkpoint itself is intact:

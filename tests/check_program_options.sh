@@ -100,8 +100,15 @@ for case in "--episodes 5x" "--scale nan" "--seed abc" "--sticky inf"; do
   read -r option value <<< "$case"
   not_a_number "$play" "$option" "$value" "${run[@]}"
 done
-# After setup (the model, the state, the game and the first picture built): a PNG that cannot be written.
-expect 1 "$scratch/missing/step_0000.png" "$play" "${run[@]}" --png-dir "$scratch/missing"
+# After setup (the model, the state, the game and the first picture built): a PNG that cannot be written (a
+# directory stands where it would go; permissions would not stop root).
+mkdir -p "$scratch/blocked/step_0000.png"
+expect 1 "$scratch/blocked/step_0000.png" "$play" "${run[@]}" --png-dir "$scratch/blocked"
+# A --png-dir that does not exist is made, as --out is; one under a file cannot be.
+expect 0 "" "$play" "${run[@]}" --png-dir "$scratch/new/pngs"
+cases=$((cases + 1))
+[ -s "$scratch/new/pngs/step_0000.png" ] || { failures=$((failures + 1)); echo "FAIL: no PNG in a new --png-dir"; }
+expect 1 "--png-dir $scratch/a.gif/pngs: cannot create it" "$play" "${run[@]}" --png-dir "$scratch/a.gif/pngs"
 expect 1 "reading $scratch/nothing/checkpoint.safetensors" "$play" --run "$scratch/nothing"
 
 echo "$cases cases, $failures failed"
