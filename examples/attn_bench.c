@@ -118,9 +118,9 @@ int main(int argc, char **argv)
     getrusage(RUSAGE_SELF, &ru);
     printf("{\"preset\": \"%s\", \"batch\": %d, \"unroll\": %d, \"threads\": %d, \"act_fps\": %.1f, "
            "\"train_fps\": %.1f, \"step_latency_us\": %.1f, \"peak_rss_mb\": %.1f, \"train_rss_mb\": %.1f, "
-           "\"params\": %zu}\n",
+           "\"params\": %zu, \"kernels\": \"%s\"}\n",
            preset, B, T, threads, act_fps, train_fps, latency_us, ru.ru_maxrss / 1024.0,
-           ru.ru_maxrss / 1024.0 - rss_before, attn_model_param_count(m));
+           ru.ru_maxrss / 1024.0 - rss_before, attn_model_param_count(m), attn_cpu_kernels());
     free(obs), free(logits), free(values), free(dlogits), free(dvalues);
     attn_optimizer_destroy(opt);
     attn_state_destroy(act);

@@ -1,28 +1,13 @@
 #include "conv_winograd.h"
 
 #include "cpu_dispatch.h"
+#include "conv_winograd_tiles.h"
 #include "gemm.h"
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__)) && !defined(ATTN_FLOAT64)
 #define CONV_WINOGRAD_X86 1
 #include <immintrin.h>
 #endif
-
-/* NR output channels per weight panel; WT tiles per block, the rows of the products' register tile (as in
- * conv_direct.c: 10 accumulators of 8 floats); POINTS of the transformed domain. */
-enum { NR = 16, WT = 5, POINTS = 16 };
-
-/* The transformed weights and the weight gradient's sums are 16·cin·cout floats each: up to MAX_PAIRS (in,
- * out) pairs they stay in the level-2 cache (512 KB here; the minatar ConvLSTM's are 393 KB) and the kernels
- * below sweep them once per block of tiles; past it (the Atari ConvLSTM's 6.3 MB) the loops are arranged so
- * that they stream from level 3 once per many tiles instead. */
-enum { MAX_PAIRS = 8192 };
-
-/* The weight gradient's blocks: WB tiles (the reduction length per pass over the sums) and KC input channels
- * per register tile (12 accumulators, as conv_direct.c's). Past MAX_PAIRS, where one pass over the sums
- * (16·cin·cout floats) would stream from level 3 for every block, chunks of WB_GEMM tiles instead, each point's
- * sums one GEMM over the chunk's tiles. */
-enum { WB = 40, KC = 6, WB_GEMM = 64 };
 
 static int weight_grad_by_gemm(const conv_shape *s) { return (long)s->cin * s->cout > MAX_PAIRS; }
 static int weight_grad_chunk(const conv_shape *s) { return weight_grad_by_gemm(s) ? WB_GEMM : WB; }
@@ -37,7 +22,7 @@ static int subblocks(const conv_shape *s) { return (long)s->cin * s->cout <= MAX
 
 long conv_winograd_scratch_floats(const conv_shape *s)
 {
-    return (long)POINTS * WT * subblocks(s) * (s->cin + NR);
+    return (long)POINTS * WT * subblocks(s) * (s->cin + 2 * NR); /* v, and m for up to two panels */
 }
 
 long conv_winograd_units(const conv_shape *s) { return (long)s->B * ((s->oh + 1) / 2); }
@@ -81,19 +66,6 @@ __attribute__((target("avx2"))) void conv_winograd_transform(float *up, const fl
             }
 }
 
-/* Where tile t of the shape sits: its image, and the output coordinates of its top-left output. */
-typedef struct tile_at {
-    long b;
-    int oy, ox;
-} tile_at;
-
-static tile_at tile_position(const conv_shape *s, long t)
-{
-    const int th = (s->oh + 1) / 2, tw = (s->ow + 1) / 2;
-    const long per_image = (long)th * tw;
-    return (tile_at){t / per_image, (int)(t % per_image / tw) * 2, (int)(t % tw) * 2};
-}
-
 int conv_winograd_available(const conv_shape *s)
 {
     if (s->k != 3 || s->stride != 1 || s->pad != 1 || s->cin % 8 || s->cout % NR) return 0;
@@ -114,15 +86,8 @@ __attribute__((target("avx2"))) static void input_transform(float *v, int ld, co
                 for (int c = 0; c < cin; c += 8) _mm256_storeu_ps(v + ((long)p * ld + i) * cin + c, zero);
             continue;
         }
-        const tile_at at = tile_position(s, t + i);
-        const float *img = in + at.b * s->ih * s->iw * cin;
         const float *px[4][4];
-        for (int dy = 0; dy < 4; dy++)
-            for (int dx = 0; dx < 4; dx++) {
-                const int iy = at.oy - 1 + dy, ix = at.ox - 1 + dx;
-                const int inside = ((unsigned)iy < (unsigned)s->ih) & ((unsigned)ix < (unsigned)s->iw);
-                px[dy][dx] = inside ? img + ((long)iy * s->iw + ix) * cin : NULL;
-            }
+        tile_patch(px, in, s, t + i);
         for (int c = 0; c < cin; c += 8) {
             __m256 d[4][4], r[4][4];
             for (int dy = 0; dy < 4; dy++)
@@ -209,6 +174,34 @@ __attribute__((target("avx2"))) static void output_transform(float *out, const f
     }
 }
 
+/* The AVX-512 path (conv_winograd_avx512.c): two panels per product call, one vector per panel elsewhere. */
+static void forward_block_avx512(float *out, const float *v, float *m, const float *up, const float *b,
+                                 const conv_shape *s, long t, int nt, int ld)
+{
+    const int cin = s->cin, panels = s->cout / NR, blocks = (nt + WT - 1) / WT;
+    float *m1 = m + (long)POINTS * ld * NR;
+    for (int j = 0; j < panels; j += 2) {
+        const int pair = j + 1 < panels;
+        for (int p = 0; p < POINTS; p++) {
+            const float *u0 = up + ((long)j * POINTS + p) * cin * NR, *u1 = u0 + (long)POINTS * cin * NR;
+            for (int q = 0; q < blocks; q++) {
+                const long at = ((long)q * POINTS + p) * WT * NR;
+                const float *vq = v + ((long)p * ld + q * WT) * cin;
+                if (pair)
+                    winograd512_point_product_pair(m + at, m1 + at, vq, u0, u1, cin);
+                else
+                    point_product(m + at, vq, u0, cin);
+            }
+        }
+        for (int k = 0; k < 1 + pair; k++)
+            for (int q = 0; q < blocks; q++) {
+                const int in_block = nt - q * WT < WT ? nt - q * WT : WT;
+                winograd512_output_transform(out, (k ? m1 : m) + (long)q * POINTS * WT * NR,
+                                             b ? b + (j + k) * NR : NULL, s, t + q * WT, in_block, j + k);
+            }
+    }
+}
+
 /* Super-blocks of `sub` blocks of WT tiles: transform their patches once (v: [point][tile][cin], in the level-1
  * cache for one block of the minatar ConvLSTM, 15 KB), then for each panel and point the products of every
  * block (m: [block][point][tile][16]) against that point's weights, which stay in the level-1 cache across the
@@ -217,11 +210,19 @@ void conv_winograd_forward_units(float *out, const float *in, const float *up, c
                                  long u0, long u1, float *scratch)
 {
     const int tw = (s->ow + 1) / 2, cin = s->cin, panels = s->cout / NR, sub = subblocks(s), ld = WT * sub;
+    const int wide = cpu_use_avx512(), wide_in = wide && cin % 16 == 0;
     const long t1 = u1 * tw;
     float *v = scratch, *m = scratch + (long)POINTS * ld * cin;
     for (long t = u0 * tw; t < t1; t += ld) {
         const int nt = t1 - t < ld ? (int)(t1 - t) : ld, blocks = (nt + WT - 1) / WT;
-        input_transform(v, ld, in, s, t, nt, blocks * WT);
+        if (wide_in)
+            winograd512_input_transform(v, ld, in, s, t, nt, blocks * WT);
+        else
+            input_transform(v, ld, in, s, t, nt, blocks * WT);
+        if (wide) {
+            forward_block_avx512(out, v, m, up, b, s, t, nt, ld);
+            continue;
+        }
         for (int j = 0; j < panels; j++) {
             for (int p = 0; p < POINTS; p++) {
                 const float *u = up + ((long)j * POINTS + p) * cin * NR;
@@ -265,13 +266,8 @@ __attribute__((target("avx2"))) static void dout_transform(float *gd, int ld, co
     const int cout = s->cout;
     const __m256 zero = _mm256_setzero_ps();
     for (int i = 0; i < nt; i++) {
-        const tile_at at = tile_position(s, t + i);
         const float *px[2][2];
-        for (int y = 0; y < 2; y++)
-            for (int x = 0; x < 2; x++) {
-                const int oy = at.oy + y, ox = at.ox + x;
-                px[y][x] = oy < s->oh && ox < s->ow ? dout + ((at.b * s->oh + oy) * s->ow + ox) * cout : NULL;
-            }
+        tile_outputs(px, dout, s, t + i);
         for (int o = 0; o < cout; o += 8) {
             __m256 g[2][2], r[4][2];
             for (int y = 0; y < 2; y++)
@@ -337,12 +333,19 @@ __attribute__((target("avx2,fma"))) static void point_accumulate(float *m, const
 void conv_winograd_weight_grad(float *acc, float *scratch, const float *in, const float *dout, const conv_shape *s)
 {
     const int cin = s->cin, cout = s->cout, panels = cout / NR, chunk = weight_grad_chunk(s);
+    const int wide = cpu_use_avx512();
     const long tiles = (long)s->B * ((s->oh + 1) / 2) * ((s->ow + 1) / 2);
     float *v = scratch, *gd = scratch + (long)POINTS * chunk * cin;
     for (long t = 0; t < tiles; t += chunk) {
         const int nt = tiles - t < chunk ? (int)(tiles - t) : chunk;
-        input_transform(v, chunk, in, s, t, nt, nt);
-        dout_transform(gd, chunk, dout, s, t, nt);
+        if (wide && cin % 16 == 0)
+            winograd512_input_transform(v, chunk, in, s, t, nt, nt);
+        else
+            input_transform(v, chunk, in, s, t, nt, nt);
+        if (wide)
+            winograd512_dout_transform(gd, chunk, dout, s, t, nt);
+        else
+            dout_transform(gd, chunk, dout, s, t, nt);
         for (int p = 0; p < POINTS; p++) { /* one point's rows of gd and v stay in the level-1 cache */
             const float *vp = v + (long)p * chunk * cin, *gp = gd + (long)p * chunk * cout;
             if (chunk == WB_GEMM) { /* acc[ξ] += vᵀ·gd over the chunk's tiles */
@@ -350,9 +353,15 @@ void conv_winograd_weight_grad(float *acc, float *scratch, const float *in, cons
                 continue;
             }
             for (int j = 0; j < panels; j++)
-                for (int c0 = 0; c0 < cin; c0 += KC)
-                    point_accumulate(acc + (((long)j * POINTS + p) * cin + c0) * NR, gp + j * NR, cout, vp + c0, cin,
-                                     nt);
+                for (int c0 = 0; c0 < cin; c0 += KC) {
+                    float *mj = acc + (((long)j * POINTS + p) * cin + c0) * NR;
+                    if (wide && c0 + 2 * KC <= cin) { /* twelve channels in one register tile */
+                        winograd512_point_accumulate(mj, gp + j * NR, cout, vp + c0, cin, nt);
+                        c0 += KC;
+                        continue;
+                    }
+                    point_accumulate(mj, gp + j * NR, cout, vp + c0, cin, nt);
+                }
         }
     }
 }

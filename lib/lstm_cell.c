@@ -25,7 +25,7 @@ static inline void row_forward(float *restrict h, float *restrict c, float *rest
     }
 }
 
-/* The whole forward, compiled once for the baseline and once with AVX2 (cpu_dispatch.h). */
+/* The whole forward, compiled once for the baseline, once with AVX2 and once with AVX-512 (cpu_dispatch.h). */
 static inline void rows_forward(float *h, float *c, float *gates, const float *c_prev, int R, int n)
 {
     for (long r = 0; r < R; r++) {
@@ -39,9 +39,17 @@ CPU_AVX2_TARGET static void rows_forward_avx2(float *h, float *c, float *gates, 
     rows_forward(h, c, gates, c_prev, R, n);
 }
 
+CPU_AVX512_TARGET static void rows_forward_avx512(float *h, float *c, float *gates, const float *c_prev, int R,
+                                                 int n)
+{
+    rows_forward(h, c, gates, c_prev, R, n);
+}
+
 void lstm_cell_forward(float *h, float *c, float *gates, const float *c_prev, int R, int n)
 {
-    if (cpu_use_avx2())
+    if (cpu_use_avx512())
+        rows_forward_avx512(h, c, gates, c_prev, R, n);
+    else if (cpu_use_avx2())
         rows_forward_avx2(h, c, gates, c_prev, R, n);
     else
         rows_forward(h, c, gates, c_prev, R, n);
@@ -85,10 +93,19 @@ CPU_AVX2_TARGET static void rows_backward_avx2(float *dgates, float *dc_prev, co
     rows_backward(dgates, dc_prev, dh, dc, gates, c, c_prev, R, n);
 }
 
+CPU_AVX512_TARGET static void rows_backward_avx512(float *dgates, float *dc_prev, const float *dh, const float *dc,
+                                                  const float *gates, const float *c, const float *c_prev, int R,
+                                                  int n)
+{
+    rows_backward(dgates, dc_prev, dh, dc, gates, c, c_prev, R, n);
+}
+
 void lstm_cell_backward(float *dgates, float *dc_prev, const float *dh, const float *dc, const float *gates,
                         const float *c, const float *c_prev, int R, int n)
 {
-    if (cpu_use_avx2())
+    if (cpu_use_avx512())
+        rows_backward_avx512(dgates, dc_prev, dh, dc, gates, c, c_prev, R, n);
+    else if (cpu_use_avx2())
         rows_backward_avx2(dgates, dc_prev, dh, dc, gates, c, c_prev, R, n);
     else
         rows_backward(dgates, dc_prev, dh, dc, gates, c, c_prev, R, n);

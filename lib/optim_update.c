@@ -84,19 +84,34 @@ CPU_AVX2_TARGET static void commit_avx2(const update_rule *u, float *theta, cons
     run(u, theta, g, s0, s1, n, 1);
 }
 
+CPU_AVX512_TARGET static int check_avx512(const update_rule *u, float *theta, const float *g, float *s0, float *s1,
+                                          size_t n)
+{
+    return run(u, theta, g, s0, s1, n, 0);
+}
+
+CPU_AVX512_TARGET static void commit_avx512(const update_rule *u, float *theta, const float *g, float *s0,
+                                            float *s1, size_t n)
+{
+    run(u, theta, g, s0, s1, n, 1);
+}
+
 int update_check(const update_rule *u, const float *theta, const float *g, const float *s0, const float *s1,
                  size_t n)
 {
     /* run writes nothing when commit is 0, so the casts only satisfy its signature. */
     float *t = (float *)theta, *a = (float *)s0, *b = (float *)s1;
     if (!s1) b = a; /* SGD's single slot: never read as s1 */
+    if (cpu_use_avx512()) return check_avx512(u, t, g, a, b, n);
     return cpu_use_avx2() ? check_avx2(u, t, g, a, b, n) : check_baseline(u, t, g, a, b, n);
 }
 
 void update_commit(const update_rule *u, float *theta, const float *g, float *s0, float *s1, size_t n)
 {
     if (!s1) s1 = s0;
-    if (cpu_use_avx2())
+    if (cpu_use_avx512())
+        commit_avx512(u, theta, g, s0, s1, n);
+    else if (cpu_use_avx2())
         commit_avx2(u, theta, g, s0, s1, n);
     else
         commit_baseline(u, theta, g, s0, s1, n);

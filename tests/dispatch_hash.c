@@ -1,8 +1,9 @@
 /*
  * Prints a hash of what the element-wise loops compiled twice (cpu_dispatch.h) compute: the LSTM cells forward
  * and backward, and every optimizer rule's check and commit, with and without clipping. The test
- * dispatch_bitwise (tests/check_dispatch_bitwise.sh) runs it with and without ATTN_PORTABLE=1 and requires the
- * same hash: the AVX2 copies must change no bit. (The FMA convolution kernels round differently by design and
+ * dispatch_bitwise (tests/check_dispatch_bitwise.sh) runs it with and without ATTN_PORTABLE=1 (and with
+ * ATTN_ISA=avx2 on a CPU with AVX-512) and requires the same hash: the AVX2 and AVX-512 copies must change no
+ * bit. (The FMA convolution kernels round differently by design and
  * are compared against the definition in test_kernels instead.)
  */
 #include <math.h>
@@ -16,20 +17,10 @@
 #include "optim_update.h"
 #include "test_util.h"
 
-static uint64_t hash_floats(uint64_t h, const float *x, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        uint32_t bits;
-        memcpy(&bits, &x[i], sizeof bits);
-        h = (h ^ bits) * 1099511628211ull; /* FNV-1a over the bits */
-    }
-    return h;
-}
-
 int main(void)
 {
     test_rng r = {2026};
-    uint64_t h = 1469598103934665603ull;
+    uint64_t h = HASH_START;
 
     /* Cells: 37 rows of 45 units, so both the vector loops and their scalar remainders run. */
     enum { R = 37, N = 45 };
@@ -69,7 +60,7 @@ int main(void)
             h = hash_floats(h, theta, P), h = hash_floats(h, s0, P), h = hash_floats(h, s1, P);
             h = hash_floats(h, &(float){(float)update_sum_of_squares(g, P)}, 1);
         }
-    printf("%016llx %s\n", (unsigned long long)h, cpu_use_avx2() ? "avx2" : "baseline");
+    printf("%016llx %s\n", (unsigned long long)h, cpu_use_avx2() ? cpu_kernels_name() : "baseline");
     free(gates), free(c_prev), free(h_out), free(c), free(dh), free(dc), free(dgates), free(dc_prev);
     free(theta), free(g), free(s0), free(s1);
     return 0;

@@ -326,6 +326,22 @@ static void test_version(void **ctx)
     assert_string_equal(attn_version_string(), want);
 }
 
+/* One of the four documented names, never NULL, the same on every call; "portable" when the environment says
+ * so (tests/check_dispatch_bitwise.sh checks the ATTN_ISA=avx2 cap on the programs it runs). */
+static void test_cpu_kernels(void **ctx)
+{
+    (void)ctx;
+    const char *k = attn_cpu_kernels();
+    assert_non_null(k);
+    assert_true(strcmp(k, "avx512") == 0 || strcmp(k, "avx2+fma") == 0 || strcmp(k, "avx2") == 0 ||
+                strcmp(k, "portable") == 0);
+    assert_string_equal(attn_cpu_kernels(), k);
+    const char *portable = getenv("ATTN_PORTABLE"), *isa = getenv("ATTN_ISA");
+    if ((portable && strcmp(portable, "1") == 0) || (isa && strcmp(isa, "portable") == 0))
+        assert_string_equal(k, "portable");
+    if (isa && strcmp(isa, "avx2") == 0) assert_string_not_equal(k, "avx512");
+}
+
 static void test_destroy_accepts_null(void **ctx)
 {
     (void)ctx;
@@ -1302,6 +1318,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_status_str),
         cmocka_unit_test(test_version),
+        cmocka_unit_test(test_cpu_kernels),
         cmocka_unit_test(test_destroy_accepts_null),
         cmocka_unit_test_setup_teardown(test_queries_of_null_handles, setup, teardown),
         cmocka_unit_test_setup_teardown(test_last_error_kept_until_next_failure, setup, teardown),

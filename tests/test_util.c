@@ -262,3 +262,13 @@ int limit_enforced(int resource)
     if (!enforced) printf("note: resource limit %d is not enforced in this runtime; its cases are skipped\n", resource);
     return enforced;
 }
+
+uint64_t hash_floats(uint64_t h, const float *x, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        uint32_t bits;
+        memcpy(&bits, &x[i], sizeof bits);
+        h = (h ^ bits) * 1099511628211ull;
+    }
+    return h;
+}

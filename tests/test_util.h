@@ -15,6 +15,10 @@ float trng_range(test_rng *r, float lo, float hi);
 int trng_int(test_rng *r, int n);            /* [0, n) */
 void fill_uniform(test_rng *r, float *x, size_t n, float lo, float hi);
 
+/* FNV-1a over the bits of n floats, continuing from h (HASH_START to begin): bitwise comparisons of runs. */
+#define HASH_START 1469598103934665603ull
+uint64_t hash_floats(uint64_t h, const float *x, size_t n);
+
 /* A deliberately tiny configuration (6×6×3 observation, one 3×3 conv, 6 ConvLSTM channels, 2 queries, ...)
  * whose every tensor is small enough to check entry by entry. */
 attn_config *tiny_config(void);

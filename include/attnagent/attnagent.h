@@ -72,6 +72,12 @@ extern "C" {
 ATTN_API unsigned attn_version_number(void);
 ATTN_API const char *attn_version_string(void);
 
+/* Which copies of the hand-written kernels this process runs, chosen once at run time from the CPU: "avx512",
+ * "avx2+fma", "avx2" or "portable". The environment variable ATTN_ISA=avx2 (or =portable; ATTN_PORTABLE=1 is
+ * the same) caps the choice, read once per process. AVX-512 and AVX2 + FMA compute the same bits; the portable
+ * path rounds differently (docs/architecture.md, "Kernels"). */
+ATTN_API const char *attn_cpu_kernels(void);
+
 /* ---- Status --------------------------------------------------------------------------------------- */
 
 /* Values are stable; new codes are only ever appended. */
