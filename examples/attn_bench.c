@@ -49,6 +49,7 @@ int main(int argc, char **argv)
     int B = 16, T = 20, threads = 0;
     double seconds = 3.0;
     int iterations = 0;
+    const char *conv_plan = NULL; /* NULL: the library's default ($ATTN_CONV_PLAN, else the rule) */
     for (int i = 1; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "--preset")) preset = argv[i + 1];
         else if (!strcmp(argv[i], "--batch")) B = atoi(argv[i + 1]);
@@ -56,9 +57,10 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--threads")) threads = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--seconds")) seconds = atof(argv[i + 1]);
         else if (!strcmp(argv[i], "--iterations")) iterations = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--conv-plan")) conv_plan = argv[i + 1];
         else {
             fprintf(stderr, "usage: attn-bench [--preset minatar|atari84|atari] [--batch B] [--unroll T] "
-                            "[--threads N] [--seconds S] [--iterations K]\n");
+                            "[--threads N] [--seconds S] [--iterations K] [--conv-plan rule|measure|LIST]\n");
             return 2;
         }
     }
@@ -77,6 +79,7 @@ int main(int argc, char **argv)
     attn_optimizer *opt;
     if (attn_model_create(&m, cfg, 1)) die("model");
     if (attn_state_create(&act, m, B, 0)) die("state");
+    if (conv_plan && attn_state_set_conv_plan(act, conv_plan)) die("--conv-plan");
 
     size_t obs_bytes = (size_t)B * H * W * C;
     uint8_t *obs = malloc(obs_bytes);
@@ -98,6 +101,7 @@ int main(int argc, char **argv)
     /* Training: T recorded steps, backward, optimizer step. */
     double rss_before = rss_now_mb();
     if (attn_state_create(&learn, m, B, T)) die("state");
+    if (conv_plan && attn_state_set_conv_plan(learn, conv_plan)) die("--conv-plan");
     if (attn_optimizer_create(&opt, m, ATTN_OPTIM_RMSPROP)) die("optimizer");
     int updates = -1;
     t0 = now();
@@ -118,9 +122,10 @@ int main(int argc, char **argv)
     getrusage(RUSAGE_SELF, &ru);
     printf("{\"preset\": \"%s\", \"batch\": %d, \"unroll\": %d, \"threads\": %d, \"act_fps\": %.1f, "
            "\"train_fps\": %.1f, \"step_latency_us\": %.1f, \"peak_rss_mb\": %.1f, \"train_rss_mb\": %.1f, "
-           "\"params\": %zu, \"kernels\": \"%s\"}\n",
+           "\"params\": %zu, \"kernels\": \"%s\", \"conv_plan_act\": \"%s\", \"conv_plan_train\": \"%s\"}\n",
            preset, B, T, threads, act_fps, train_fps, latency_us, ru.ru_maxrss / 1024.0,
-           ru.ru_maxrss / 1024.0 - rss_before, attn_model_param_count(m), attn_cpu_kernels());
+           ru.ru_maxrss / 1024.0 - rss_before, attn_model_param_count(m), attn_cpu_kernels(),
+           attn_state_conv_plan(act), attn_state_conv_plan(learn));
     free(obs), free(logits), free(values), free(dlogits), free(dvalues);
     attn_optimizer_destroy(opt);
     attn_state_destroy(act);

@@ -106,34 +106,63 @@ void conv2d_forward(float *out, float *cols, const float *in, const float *w, co
  * 26 % of a minatar acting step). */
 static int winograd_pays(const conv_shape *s) { return s->B >= 2 && conv_winograd_available(s); }
 
+int conv_method_available(const conv_shape *s, conv_method m)
+{
+    switch (m) {
+    case CONV_WINOGRAD: return conv_winograd_available(s);
+    case CONV_DIRECT: return conv_direct_available(s);
+    case CONV_UNFOLD_BY_PIXEL:
+    case CONV_UNFOLD: return 1;
+    }
+    return 0;
+}
+
+conv_method conv_rule_method(const conv_shape *s)
+{
+    if (winograd_pays(s)) return CONV_WINOGRAD;
+    if (conv_direct_available(s)) return CONV_DIRECT;
+    return conv_pack_pays(s) ? CONV_UNFOLD_BY_PIXEL : CONV_UNFOLD;
+}
+
+static long method_floats(const conv_shape *s, conv_method m)
+{
+    switch (m) {
+    case CONV_WINOGRAD: return conv_winograd_packed_floats(s) + conv_direct_packed_floats(s);
+    case CONV_DIRECT: return conv_direct_packed_floats(s);
+    case CONV_UNFOLD_BY_PIXEL: return (long)s->cout * conv_cols(s);
+    case CONV_UNFOLD: break;
+    }
+    return 0;
+}
+
 long conv_plan_floats(const conv_shape *s)
 {
-    if (winograd_pays(s)) return conv_winograd_packed_floats(s) + conv_direct_packed_floats(s);
-    if (conv_direct_available(s)) return conv_direct_packed_floats(s);
-    return (long)s->cout * conv_cols(s);
+    long most = 0;
+    for (conv_method m = CONV_UNFOLD; m <= CONV_WINOGRAD; m++)
+        if (conv_method_available(s, m) && method_floats(s, m) > most) most = method_floats(s, m);
+    return most;
+}
+
+long conv_plan_prepare_method(conv_plan *plan, float *buf, const float *w, const conv_shape *s, conv_method m)
+{
+    switch (m) {
+    case CONV_WINOGRAD: { /* by way of the direct kernel's packing, after the transformed weights */
+        float *direct = buf + conv_winograd_packed_floats(s);
+        conv_direct_pack(direct, w, s);
+        conv_winograd_transform(buf, direct, s);
+        break;
+    }
+    case CONV_DIRECT: conv_direct_pack(buf, w, s); break;
+    case CONV_UNFOLD_BY_PIXEL: conv_pack_weights(buf, w, s); break;
+    case CONV_UNFOLD: buf = NULL; break;
+    }
+    *plan = (conv_plan){m, buf};
+    return method_floats(s, m);
 }
 
 long conv_plan_prepare(conv_plan *plan, float *buf, const float *w, const conv_shape *s)
 {
-    if (winograd_pays(s)) { /* by way of the direct kernel's packing, after the transformed weights */
-        float *direct = buf + conv_winograd_packed_floats(s);
-        conv_direct_pack(direct, w, s);
-        conv_winograd_transform(buf, direct, s);
-        *plan = (conv_plan){CONV_WINOGRAD, buf};
-        return conv_plan_floats(s);
-    }
-    if (conv_direct_available(s)) {
-        conv_direct_pack(buf, w, s);
-        *plan = (conv_plan){CONV_DIRECT, buf};
-        return conv_direct_packed_floats(s);
-    }
-    if (conv_pack_pays(s)) {
-        conv_pack_weights(buf, w, s);
-        *plan = (conv_plan){CONV_UNFOLD_BY_PIXEL, buf};
-        return (long)s->cout * conv_cols(s);
-    }
-    *plan = (conv_plan){CONV_UNFOLD, NULL};
-    return 0;
+    return conv_plan_prepare_method(plan, buf, w, s, conv_rule_method(s));
 }
 
 void conv_plan_part(const conv_plan *plan, const conv_shape *s, int k, int parts, long *r0, long *n)

@@ -87,10 +87,16 @@ typedef struct conv_plan {
     const float *wp;
 } conv_plan;
 
-/* The most floats conv_plan_prepare writes for shape s. */
+/* Whether method m can compute shape s on this CPU (the unfolding methods always can). */
+int conv_method_available(const conv_shape *s, conv_method m);
+/* The fixed rule's choice for s (the default plan): Winograd from two images on where it runs, else the direct
+ * kernel where it runs, else an unfolding (repacked weights when there are enough rows to repay it). */
+conv_method conv_rule_method(const conv_shape *s);
+/* The most floats any available method's conv_plan_prepare_method writes for shape s. */
 long conv_plan_floats(const conv_shape *s);
-/* Chooses the method for s, packs w into buf if the method needs it, and returns how many floats of buf it
- * used (at most conv_plan_floats(s)). */
+/* Packs w into buf for method m (available for s) and returns how many floats of buf it used (at most
+ * conv_plan_floats(s)); conv_plan_prepare does it for the rule's method. */
+long conv_plan_prepare_method(conv_plan *plan, float *buf, const float *w, const conv_shape *s, conv_method m);
 long conv_plan_prepare(conv_plan *plan, float *buf, const float *w, const conv_shape *s);
 /* For the input gradient of layer s, computed as a convolution of the output gradient (with shape
  * conv_direct_input_grad_shape(s)) where that is available: chooses Winograd or the direct kernel, packs the

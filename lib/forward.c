@@ -423,7 +423,8 @@ attn_status attn_forward(attn_model *model, attn_state *state, attn_forward_mode
     float *wp = state->packed;
     for (int i = 0; i <= d->nconv; i++) {
         conv_shape cs = layer_shape(d, i, state->B);
-        wp += conv_plan_prepare(&job.plans[i], wp, i < d->nconv ? model->w.conv_w[i] : model->w.clstm_w, &cs);
+        wp += conv_plan_prepare_method(&job.plans[i], wp, i < d->nconv ? model->w.conv_w[i] : model->w.clstm_w, &cs,
+                                       (conv_method)state->conv_methods[i]);
     }
     /* Computed and checked first, handed on after: a non-finite result must reach neither the state (nor the
      * maps and the tape) nor the caller's buffers. */

@@ -81,6 +81,9 @@ typedef struct scratch {
     float *attn_tmp;               /* [B][N][P] */
 } scratch;
 
+/* Longest text of a convolution plan ("unfold-by-pixel" per layer, commas), with its terminating zero. */
+enum { CONV_PLAN_TEXT = (ATTN_MAX_CONV_LAYERS + 1) * 16 + 1 };
+
 struct attn_state {
     const attn_model *model;
     int B, T;
@@ -106,6 +109,8 @@ struct attn_state {
     float *kscratch;           /* [model threads][kscratch_floats] each thread's scratch for the convolution kernels
                                   that need one (Winograd's), in forward and backward alike */
     long kscratch_floats;
+    int conv_methods[ATTN_MAX_CONV_LAYERS + 1]; /* the forward's conv_method per layer (conv_planner.h) */
+    char conv_plan[CONV_PLAN_TEXT];             /* the same as text, for attn_state_conv_plan */
     void *memory;              /* the one allocation behind all of the above */
 };
 

@@ -6,6 +6,7 @@
 
 #include "carve.h"
 #include "conv_direct.h"
+#include "conv_planner.h"
 #include "errors.h"
 #include "model.h"
 #include "sizes.h"
@@ -225,9 +226,30 @@ attn_status attn_state_create(attn_state **out, const attn_model *model, int bat
         attn_state_destroy(s);
         return fail(ATTN_ERR_NOMEM, "cannot start %d worker threads", model->threads);
     }
+    /* The environment names a plan for tools that cannot call attn_state_set_conv_plan. */
+    const char *plan = getenv("ATTN_CONV_PLAN");
+    attn_status planned = conv_plan_choose(s->conv_methods, model, batch, s->threads, plan && *plan ? plan : "rule",
+                                           "ATTN_CONV_PLAN");
+    if (planned) {
+        attn_state_destroy(s);
+        return planned;
+    }
+    conv_plan_text(s->conv_plan, s->conv_methods, model->d.nconv);
     *out = s;
     return ATTN_OK;
 }
+
+attn_status attn_state_set_conv_plan(attn_state *state, const char *plan)
+{
+    attn_status st = check_not_null(state, "state");
+    if (st || (st = check_not_null(plan, "plan"))) return st;
+    if ((st = conv_plan_choose(state->conv_methods, state->model, state->B, state->threads, plan, "plan")))
+        return st;
+    conv_plan_text(state->conv_plan, state->conv_methods, state->model->d.nconv);
+    return ATTN_OK;
+}
+
+const char *attn_state_conv_plan(const attn_state *state) { return state ? state->conv_plan : ""; }
 
 void attn_state_destroy(attn_state *state)
 {

@@ -258,6 +258,25 @@ ATTN_API int attn_state_max_unroll(const attn_state *state);
 /* Zeroes the recurrent state of every environment and discards the tape. */
 ATTN_API attn_status attn_state_reset(attn_state *state);
 
+/*
+ * How attn_forward computes the state's convolutions (its conv layers, then the ConvLSTM), for its batch:
+ *   "rule"      a fixed rule (Winograd for the ConvLSTM from two environments on, the direct kernel where
+ *               it runs, else im2col + BLAS); the default;
+ *   "measure"   each method this CPU can run is timed once on the layer's real shape and the fastest kept
+ *               (a few milliseconds; allocates temporary buffers, so not a per-step call);
+ *   a list      one of "unfold", "unfold-by-pixel", "direct", "winograd" per layer, separated by commas, in
+ *               the form attn_state_conv_plan returns, e.g. "direct,winograd" for the minatar preset.
+ * The methods round differently, so results are bitwise repeatable under a fixed plan (the rule or a list);
+ * a measured plan can differ from one run to the next: record attn_state_conv_plan and set it again to repeat
+ * a run. attn_state_create applies $ATTN_CONV_PLAN (the same words) when it is set and non-empty, failing with
+ * ATTN_ERR_INVALID when it is not a plan. Errors: ATTN_ERR_NULL, ATTN_ERR_INVALID (unknown word, a list of the
+ * wrong length, a method this CPU or layer cannot run), ATTN_ERR_NOMEM; the plan is unchanged on failure.
+ * The backward pass keeps its own fixed choices.
+ */
+ATTN_API attn_status attn_state_set_conv_plan(attn_state *state, const char *plan);
+/* The plan in use, as a list (never "rule" or "measure"); "" for NULL. Valid until the state changes plan. */
+ATTN_API const char *attn_state_conv_plan(const attn_state *state);
+
 /* The parts of the recurrent state, for saving, restoring and inspection. */
 typedef enum attn_state_part {
     ATTN_STATE_VISION_H = 0, /* ConvLSTM hidden, B × h × w × L */
