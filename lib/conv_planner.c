@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "errors.h"
+#include "sizes.h"
 #include "step.h"
 
 static const char *const method_names[] = {"unfold", "unfold-by-pixel", "direct", "winograd"};
@@ -53,11 +54,11 @@ static attn_status measure(int *methods, const attn_model *model, int slice)
     long in_n = 0, out_n = 0, packed_n = 0, cols_n = 0, scratch_n = 0;
     for (int i = 0; i <= d->nconv; i++) {
         const conv_shape s = layer_shape(d, i, slice);
-        const long in = (long)s.B * s.ih * s.iw * s.cin, out = conv_rows(&s) * s.cout;
-        in_n = in > in_n ? in : in_n, out_n = out > out_n ? out : out_n;
-        packed_n = conv_plan_floats(&s) > packed_n ? conv_plan_floats(&s) : packed_n;
-        cols_n = conv_rows(&s) * conv_cols(&s) > cols_n ? conv_rows(&s) * conv_cols(&s) : cols_n;
-        scratch_n = conv_plan_scratch_floats(&s) > scratch_n ? conv_plan_scratch_floats(&s) : scratch_n;
+        in_n = max_l(in_n, (long)s.B * s.ih * s.iw * s.cin);
+        out_n = max_l(out_n, conv_rows(&s) * s.cout);
+        packed_n = max_l(packed_n, conv_plan_floats(&s));
+        cols_n = max_l(cols_n, conv_rows(&s) * conv_cols(&s));
+        scratch_n = max_l(scratch_n, conv_plan_scratch_floats(&s));
     }
     bench_buffers x = {malloc(sizeof(float) * (size_t)in_n), malloc(sizeof(float) * (size_t)out_n),
                        malloc(sizeof(float) * (size_t)packed_n), malloc(sizeof(float) * (size_t)cols_n),
@@ -102,16 +103,12 @@ static attn_status parse_list(int *methods, const dims *d, int B, const char *te
                         method_names[found], i < d->nconv ? "this conv layer" : "the ConvLSTM", attn_cpu_kernels());
         methods[i] = found;
         p += len;
-        if (i < d->nconv) {
-            if (*p != ',')
-                return fail(ATTN_ERR_INVALID, "%s \"%s\": %d methods needed, one per conv layer and the ConvLSTM",
-                            origin, text, d->nconv + 1);
-            p++;
-        }
+        /* After every method but the last a comma, after the last the end: anything else is a wrong count. */
+        if (*p != (i < d->nconv ? ',' : '\0'))
+            return fail(ATTN_ERR_INVALID, "%s \"%s\": %d methods needed, one per conv layer and the ConvLSTM",
+                        origin, text, d->nconv + 1);
+        if (*p) p++;
     }
-    if (*p)
-        return fail(ATTN_ERR_INVALID, "%s \"%s\": %d methods needed, one per conv layer and the ConvLSTM", origin,
-                    text, d->nconv + 1);
     return ATTN_OK;
 }
 

@@ -9,6 +9,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* The larger of two float counts (buffers sized for the most any layer needs). */
+static inline long max_l(long a, long b) { return a > b ? a : b; }
+
 static inline size_t size_mul(size_t a, size_t b)
 {
     return b && a > SIZE_MAX / b ? SIZE_MAX : a * b;

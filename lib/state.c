@@ -12,7 +12,6 @@
 #include "sizes.h"
 #include "step.h"
 
-static long max_l(long a, long b) { return a > b ? a : b; }
 
 /* Every batch-sized buffer is declared once, here, with its size per environment: the same list lays the
  * buffers out in memory (B environments each) and cuts them into per-thread slices (environments b0..). */
