@@ -39,7 +39,7 @@ def main():
     ap.add_argument("--sgemm-bench", required=True)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seconds", type=float, default=3.0)
-    ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--reps", type=int, default=5)
     ap.add_argument("--json", help="write every measurement here")
     a = ap.parse_args()
     N = a.threads

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # libattnagent against PyTorch on the same network and work, in one run (docs/performance.md):
 #
-#   bash bench/compare.sh            # 3 interleaved repetitions of 3 s per phase, about 6–8 minutes
+#   bash bench/compare.sh            # 5 interleaved repetitions of 3 s per phase, about 10–13 minutes
+#   bash bench/compare.sh --reps 7   # more pairs when the machine drifts (medians are over the repetitions)
 #   bash bench/compare.sh --quick    # 1 repetition of 1 s per phase, about 2 minutes
 #
 # Builds attn-bench into build/ if needed (ATTN_BUILD_DIR overrides the directory), compiles the SGEMM probe
@@ -12,13 +13,17 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${ATTN_BUILD_DIR:-build}
 THREADS=${THREADS:-2}
-REPS=3
+# Five pairs by default: on these machines a single pair can be off by 2x, and the targets are medians of five.
+REPS=5
 SECONDS_PER_PHASE=3
-for arg in "$@"; do
-    case "$arg" in
+usage() { echo "usage: bash bench/compare.sh [--quick] [--reps N]" >&2; exit 2; }
+while [ $# -gt 0 ]; do
+    case "$1" in
     --quick) REPS=1; SECONDS_PER_PHASE=1 ;;
-    *) echo "usage: bash bench/compare.sh [--quick]" >&2; exit 2 ;;
+    --reps) [ $# -ge 2 ] && [[ "$2" =~ ^[1-9][0-9]*$ ]] || usage; REPS=$2; shift ;;
+    *) usage ;;
     esac
+    shift
 done
 
 if [ ! -f "$BUILD/build.ninja" ]; then

@@ -27,7 +27,10 @@ for t in json.load(sys.stdin):
     if t["name"].startswith("fuzz_") and t["name"] != "fuzz_make_seeds" and t["type"] == "executable":
         print(t["name"])' | sort)
 [ "${#targets[@]}" -gt 0 ] || { echo "fuzz: no fuzz targets configured in $build (-Dfuzz=true?)" >&2; exit 1; }
-meson compile -C "$build" "${targets[@]}" > /dev/null
+# Quiet when it builds; the compiler's words when it does not (a clang-only error used to vanish here).
+meson compile -C "$build" "${targets[@]}" > "$build.compile.log" 2>&1 ||
+  { cat "$build.compile.log" >&2; echo "fuzz: building the fuzz targets failed" >&2; exit 1; }
+rm -f "$build.compile.log"
 
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 export ASAN_OPTIONS=detect_leaks=1
