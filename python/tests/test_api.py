@@ -294,3 +294,41 @@ def test_games_and_learner_health():
     health = learner.health()
     if health is not None:                        # libraries from 0.2 on
         assert health["updates"] == 1 and 0 < health["entropy_ratio"] <= 1.0001
+
+
+def test_cpu_kernels_names_the_dispatch_and_obeys_the_cap():
+    assert attnagent.cpu_kernels() in ("avx512", "avx2+fma", "avx2", "portable")
+    # The cap is read once per process, so a fresh interpreter shows it.
+    import subprocess
+    import sys
+    env = dict(__import__("os").environ, ATTN_ISA="portable")
+    out = subprocess.run([sys.executable, "-c", "import attnagent; print(attnagent.cpu_kernels())"], env=env,
+                         capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "portable"
+
+
+def test_conv_plan_reports_sets_replays_and_refuses(minatar_model):
+    B = 4
+    s = attnagent.State(minatar_model, batch=B)
+    rule = s.conv_plan
+    # one method per convolution of the preset (its conv stack and the ConvLSTM's gates)
+    layers = rule.split(",")
+    assert len(layers) == 2 and set(layers) <= {"unfold", "unfold-by-pixel", "direct", "winograd"}, rule
+    obs = binary_obs(B, seed=3)
+    want, _ = minatar_model.forward(s, obs, first=np.ones(B, bool))
+    s.conv_plan = "measure"
+    measured = s.conv_plan
+    assert len(measured.split(",")) == 2
+    with pytest.raises(attnagent.InvalidError):
+        s.conv_plan = "direct"          # a list of the wrong length
+    with pytest.raises(attnagent.InvalidError):
+        s.conv_plan = "fastest"
+    assert s.conv_plan == measured      # unchanged by the refusals
+    # Every method computes the same convolution (to rounding), and the reported list replays the run.
+    s.reset()
+    got, _ = minatar_model.forward(s, obs, first=np.ones(B, bool))
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
+    s2 = attnagent.State(minatar_model, batch=B)
+    s2.conv_plan = measured
+    again, _ = minatar_model.forward(s2, obs, first=np.ones(B, bool))
+    assert np.array_equal(again, got)

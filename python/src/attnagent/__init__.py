@@ -9,7 +9,7 @@ docs/python.md is the guide; the C headers (include/attnagent/*.h) are the manua
 """
 from .errors import (Error, NullError, InvalidError, SizeError, NonFiniteError, OutOfMemoryError, StateError,
                      FileIOError, FormatError, CallbackError, AbortedError)
-from .core import Config, Model, State, Tensor, version, status_str, last_error
+from .core import Config, Model, State, Tensor, version, cpu_kernels, status_str, last_error
 from .training import (LossConfig, LossStats, Optimizer, Env, EnvBinding, Rollout, RolloutView, Learner,
                        training_save, training_load, training_meta)
 from .games import MinAtar, MinAtarEnvs, minatar, games
@@ -23,7 +23,7 @@ __version__ = "0.1.0"
 __all__ = [
     "Error", "NullError", "InvalidError", "SizeError", "NonFiniteError", "OutOfMemoryError", "StateError",
     "FileIOError", "FormatError", "CallbackError", "AbortedError",
-    "Config", "Model", "State", "Tensor", "version", "status_str", "last_error",
+    "Config", "Model", "State", "Tensor", "version", "cpu_kernels", "status_str", "last_error",
     "LossConfig", "LossStats", "Optimizer", "Env", "EnvBinding", "Rollout", "RolloutView", "Learner",
     "training_save", "training_load", "training_meta",
     "MinAtar", "MinAtarEnvs", "minatar", "games", "Agent",

@@ -104,6 +104,7 @@ def _proto(name, restype, *argtypes):
 for _name, _res, _args in [
     ("attn_version_number", C.c_uint, ()),
     ("attn_version_string", _s, ()),
+    ("attn_cpu_kernels", _s, ()),
     ("attn_status_str", _s, (_i,)),
     ("attn_last_error", _s, ()),
     ("attn_config_create", _i, (_pp, _i)),
@@ -136,6 +137,8 @@ for _name, _res, _args in [
     ("attn_state_set", _i, (_p, _i, _p, _sz)),
     ("attn_state_recorded", _i, (_p,)),
     ("attn_state_clear_tape", _i, (_p,)),
+    ("attn_state_set_conv_plan", _i, (_p, _s)),
+    ("attn_state_conv_plan", _s, (_p,)),
     ("attn_forward", _i, (_p, _p, _i, _p, _sz, _p, _p, _p, _p, _p)),
     ("attn_backward", _i, (_p, _p, _p, _p)),
     ("attn_get_maps", _i, (_p, _p, _sz)),

@@ -441,6 +441,17 @@ class State(_Wrapper):
     def clear_tape(self):
         call("attn_state_clear_tape", self._ptr)
 
+    @property
+    def conv_plan(self):
+        """The forward convolutions' methods, one per layer, e.g. "direct,winograd" (attn_state_conv_plan).
+        Setting "rule" (the default), "measure" or such a list changes it (attn_state_set_conv_plan); the list
+        a measured plan reports, set again, repeats its results bit for bit."""
+        return _lib.text(lib.attn_state_conv_plan(self._ptr))
+
+    @conv_plan.setter
+    def conv_plan(self, plan):
+        call("attn_state_set_conv_plan", self._ptr, str(plan).encode())
+
     def get(self, part):
         """A copy of one part: "vision_h", "vision_c" (B × h × w × L), "core_h", "core_c" (B × H_p)."""
         code = _enum(part, _lib.STATE_PARTS, "state part")
@@ -464,6 +475,12 @@ class State(_Wrapper):
 def version():
     """The linked library's version, "MAJOR.MINOR.PATCH"."""
     return _lib.text(lib.attn_version_string())
+
+
+def cpu_kernels():
+    """Which copies of the hand-written kernels this process runs: "avx512", "avx2+fma", "avx2" or "portable"
+    (attn_cpu_kernels; $ATTN_ISA caps it, read once per process)."""
+    return _lib.text(lib.attn_cpu_kernels())
 
 
 def status_str(status):
