@@ -32,6 +32,16 @@
 #define CPU_AVX512_TARGET
 #endif
 
+/* On the shared body that each CPU_*_TARGET copy wraps. Without it GCC may keep the body out of line, compiled
+ * once for the baseline, and the copies become jumps to that SSE2 code: the LSTM forward's did (its AVX2 and
+ * AVX-512 copies were `jmp rows_forward`) until this was added. The body is compiled again inside each copy,
+ * with that copy's instructions. */
+#if defined(__GNUC__) || defined(__clang__)
+#define CPU_INLINE static inline __attribute__((always_inline))
+#else
+#define CPU_INLINE static inline
+#endif
+
 /* Non-zero when AVX2 code may run: the CPU has it and ATTN_PORTABLE is not set. */
 int cpu_use_avx2(void);
 /* The same for AVX2 together with FMA. */

@@ -9,8 +9,8 @@
  * exponentials, then c, then tanh c) longer than the processor can overlap with the next vector's, and the
  * loop ran at the chain's latency; the gates alone are independent of each other (800 × 32 cells: 6.3 → 5.0–5.9
  * ns per cell). The values computed are the same. */
-static inline void row_forward(float *restrict h, float *restrict c, float *restrict gi, float *restrict gf,
-                        float *restrict gg, float *restrict go, const float *restrict c_prev, int n)
+CPU_INLINE void row_forward(float *restrict h, float *restrict c, float *restrict gi, float *restrict gf,
+                            float *restrict gg, float *restrict go, const float *restrict c_prev, int n)
 {
     for (int j = 0; j < n; j++) {
         gi[j] = sigmoid_fast(gi[j]);
@@ -26,7 +26,7 @@ static inline void row_forward(float *restrict h, float *restrict c, float *rest
 }
 
 /* The whole forward, compiled once for the baseline, once with AVX2 and once with AVX-512 (cpu_dispatch.h). */
-static inline void rows_forward(float *h, float *c, float *gates, const float *c_prev, int R, int n)
+CPU_INLINE void rows_forward(float *h, float *c, float *gates, const float *c_prev, int R, int n)
 {
     for (long r = 0; r < R; r++) {
         float *g = gates + r * 4 * n;
@@ -57,10 +57,10 @@ void lstm_cell_forward(float *h, float *c, float *gates, const float *c_prev, in
 
 /* dc_prev holds the gradient reaching c on entry (the callers update the carried gradient in place: each
  * element is read before it is written) and the gradient reaching c_prev on return. */
-static inline void row_backward(float *restrict dgi, float *restrict dgf, float *restrict dgg, float *restrict dgo,
-                         float *restrict dc_prev, const float *restrict dh, const float *restrict gi,
-                         const float *restrict gf, const float *restrict gg, const float *restrict go,
-                         const float *restrict c, const float *restrict c_prev, int n)
+CPU_INLINE void row_backward(float *restrict dgi, float *restrict dgf, float *restrict dgg, float *restrict dgo,
+                             float *restrict dc_prev, const float *restrict dh, const float *restrict gi,
+                             const float *restrict gf, const float *restrict gg, const float *restrict go,
+                             const float *restrict c, const float *restrict c_prev, int n)
 {
     for (int j = 0; j < n; j++) {
         float i_ = gi[j], f_ = gf[j], g_ = gg[j], o_ = go[j];
@@ -74,8 +74,8 @@ static inline void row_backward(float *restrict dgi, float *restrict dgf, float 
     }
 }
 
-static inline void rows_backward(float *dgates, float *dc_prev, const float *dh, const float *dc,
-                                 const float *gates, const float *c, const float *c_prev, int R, int n)
+CPU_INLINE void rows_backward(float *dgates, float *dc_prev, const float *dh, const float *dc,
+                              const float *gates, const float *c, const float *c_prev, int R, int n)
 {
     for (long r = 0; r < R; r++) {
         const float *g = gates + r * 4 * n;

@@ -13,8 +13,8 @@ static inline int finite_float(float x) { return x - x == 0.0f; }
 /* Every rule over [0, n): with commit 0 it only reports whether all new values are finite floats; with commit 1
  * it stores them. Both copies below inline it with commit constant, so neither loop tests it. The pointers
  * never overlap (restrict: the slots and parameters are separate allocations). */
-static inline int run(const update_rule *u, float *restrict theta, const float *restrict g,
-                                   float *restrict s0, float *restrict s1, size_t n, int commit)
+CPU_INLINE int run(const update_rule *u, float *restrict theta, const float *restrict g,
+                   float *restrict s0, float *restrict s1, size_t n, int commit)
 {
     const double lr = u->lr, factor = u->factor;
     int ok = 1;
