@@ -195,6 +195,7 @@ attn_status attn_backward(attn_model *model, attn_state *state, const float *dlo
     memset(state->thread_grads, 0, sizeof(float) * (size_t)state->threads * np);
     backward_job job = {.m = model, .s = state, .dlogits = dlogits, .dvalues = dvalues};
     conv_shape ls = layer_shape(d, d->nconv, B);
+    state->packed_fresh = 0; /* the forward's packing is overwritten here */
     conv_plan_input_grad(&job.dx_plan, state->packed, model->w.clstm_w, &ls); /* once for every thread and step */
     if (state->threads > 1)
         pool_run(state->workers, state->threads, backward_slice, &job);

@@ -101,9 +101,10 @@ void conv2d_forward(float *out, float *cols, const float *in, const float *w, co
     conv2d_forward_rows(out, cols, in, w, wp, b, s, 0, conv_rows(s));
 }
 
-/* Winograd's transform of the weights is redone on every attn_forward: for a single image (a B = 1 step) it
- * cost more than the products it saved; from two images on, the forward pass gained (B = 4: 11 %, B = 16:
- * 26 % of a minatar acting step). */
+/* Measured when Winograd's transform of the weights was redone on every attn_forward: for a single image (a
+ * B = 1 step) it cost more than the products it saved; from two images on, the forward pass gained (B = 4:
+ * 11 %, B = 16: 26 % of a minatar acting step). attn_forward now packs only when the weights change, so B = 1
+ * may pay too; the rule is kept (changing it changes B = 1 results), and the plan "measure" can choose it. */
 static int winograd_pays(const conv_shape *s) { return s->B >= 2 && conv_winograd_available(s); }
 
 int conv_method_available(const conv_shape *s, conv_method m)
@@ -157,6 +158,12 @@ long conv_plan_prepare_method(conv_plan *plan, float *buf, const float *w, const
     case CONV_UNFOLD: buf = NULL; break;
     }
     *plan = (conv_plan){m, buf};
+    return method_floats(s, m);
+}
+
+long conv_plan_attach(conv_plan *plan, float *buf, const conv_shape *s, conv_method m)
+{
+    *plan = (conv_plan){m, m == CONV_UNFOLD ? NULL : buf};
     return method_floats(s, m);
 }
 

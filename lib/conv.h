@@ -97,6 +97,9 @@ long conv_plan_floats(const conv_shape *s);
 /* Packs w into buf for method m (available for s) and returns how many floats of buf it used (at most
  * conv_plan_floats(s)); conv_plan_prepare does it for the rule's method. */
 long conv_plan_prepare_method(conv_plan *plan, float *buf, const float *w, const conv_shape *s, conv_method m);
+/* The plan of method m over a buf that conv_plan_prepare_method already filled for s, without packing again;
+ * returns the same count. */
+long conv_plan_attach(conv_plan *plan, float *buf, const conv_shape *s, conv_method m);
 long conv_plan_prepare(conv_plan *plan, float *buf, const float *w, const conv_shape *s);
 /* For the input gradient of layer s, computed as a convolution of the output gradient (with shape
  * conv_direct_input_grad_shape(s)) where that is available: chooses Winograd or the direct kernel, packs the

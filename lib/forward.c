@@ -409,6 +409,40 @@ static attn_status nonfinite_step(const attn_model *m, const attn_state *s, cons
                 bad->w_max, advice);
 }
 
+/* Conv layer i's weights (i = nconv: the ConvLSTM's) and their count. */
+static const float *conv_weights(const attn_model *m, int i) { return i < m->d.nconv ? m->w.conv_w[i] : m->w.clstm_w; }
+static size_t conv_weight_count(const attn_model *m, int i)
+{
+    conv_shape cs = layer_shape(&m->d, i, 1);
+    return (size_t)cs.cout * (size_t)conv_cols(&cs);
+}
+
+/* Whether state->packed is the packing of the model's conv weights as they are now. Compared bit for bit
+ * (memcmp), not by a version number: a host may write the weights through attn_model_params at any time, and
+ * equal bits pack to equal bits, so reuse can never change a result. */
+static int packing_is_current(const attn_model *m, const attn_state *s)
+{
+    if (!s->packed_fresh) return 0;
+    const float *from = s->packed_from;
+    for (int i = 0; i <= m->d.nconv; i++) {
+        const size_t n = conv_weight_count(m, i);
+        if (memcmp(from, conv_weights(m, i), sizeof(float) * n)) return 0;
+        from += n;
+    }
+    return 1;
+}
+
+static void remember_packing(const attn_model *m, attn_state *s)
+{
+    float *to = s->packed_from;
+    for (int i = 0; i <= m->d.nconv; i++) {
+        const size_t n = conv_weight_count(m, i);
+        memcpy(to, conv_weights(m, i), sizeof(float) * n);
+        to += n;
+    }
+    s->packed_fresh = 1;
+}
+
 attn_status attn_forward(attn_model *model, attn_state *state, attn_forward_mode mode, const void *obs,
                          size_t obs_bytes, const float *prev_reward, const int32_t *prev_action,
                          const uint8_t *first, float *logits, float *values)
@@ -419,13 +453,18 @@ attn_status attn_forward(attn_model *model, attn_state *state, attn_forward_mode
     step_record *r = &state->tape[mode == ATTN_FORWARD_RECORD ? state->recorded : 0];
     forward_job job = {.m = model, .s = state, .r = r, .obs = obs, .prev_reward = prev_reward,
                        .prev_action = prev_action, .first = first, .logits = logits, .values = values};
-    /* Packed once here for every thread and every slice of environments. */
+    /* Packed once here for every thread and every slice of environments, and only when the weights changed
+     * since the last packing: over an unroll or a rollout they do not, and repacking (the Winograd transform
+     * above all) was the same work on every step. */
+    const int fresh = packing_is_current(model, state);
     float *wp = state->packed;
     for (int i = 0; i <= d->nconv; i++) {
         conv_shape cs = layer_shape(d, i, state->B);
-        wp += conv_plan_prepare_method(&job.plans[i], wp, i < d->nconv ? model->w.conv_w[i] : model->w.clstm_w, &cs,
-                                       (conv_method)state->conv_methods[i]);
+        const conv_method method = (conv_method)state->conv_methods[i];
+        wp += fresh ? conv_plan_attach(&job.plans[i], wp, &cs, method)
+                    : conv_plan_prepare_method(&job.plans[i], wp, conv_weights(model, i), &cs, method);
     }
+    if (!fresh) remember_packing(model, state);
     /* Computed and checked first, handed on after: a non-finite result must reach neither the state (nor the
      * maps and the tape) nor the caller's buffers. */
     if (state->threads > 1)

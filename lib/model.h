@@ -103,6 +103,10 @@ struct attn_state {
     float *thread_grads;       /* [threads][nparams] each thread's private gradients during backward (NULL
                                   without a tape), added to the model's only when all are finite */
     float *packed;             /* conv weights packed for this state's current pass (conv_plan_prepare, ...) */
+    float *packed_from;        /* the conv layers' weights (then the ConvLSTM's) that the forward packing in
+                                  `packed` was made from, bit for bit: a step whose weights are the same bits
+                                  reuses it (packed_fresh) */
+    int packed_fresh;          /* packed holds the forward's packing of packed_from under conv_methods */
     float *wgrad_packed;       /* [threads][wgrad_packed_floats] each thread's sums of the weight gradients that
                                   the direct kernel computes, over a whole attn_backward (NULL if none) */
     long wgrad_packed_floats;

@@ -137,6 +137,17 @@ static long packed_floats(const dims *d, int B)
     return max_l(forward, conv_plan_input_grad_floats(&gates));
 }
 
+/* Floats of attn_state.packed_from: every conv layer's weights and the ConvLSTM's. */
+static long conv_weight_floats(const dims *d)
+{
+    long n = 0;
+    for (int i = 0; i <= d->nconv; i++) {
+        conv_shape cs = layer_shape(d, i, 1);
+        n += cs.cout * conv_cols(&cs);
+    }
+    return n;
+}
+
 static void layout_state(carver *c, attn_state *st, const dims *d, size_t nparams)
 {
     long B = st->B;
@@ -155,6 +166,7 @@ static void layout_state(carver *c, attn_state *st, const dims *d, size_t nparam
     /* Every thread accumulates parameter gradients privately; attn_backward checks them and adds them up. */
     st->thread_grads = st->T > 0 ? TAKE_F(c, size_mul((size_t)st->threads, nparams)) : NULL;
     st->packed = TAKE_F(c, packed_floats(d, st->B));
+    st->packed_from = TAKE_F(c, conv_weight_floats(d));
     long at[ATTN_MAX_CONV_LAYERS + 1];
     long scratch_at;
     st->kscratch_floats = kernel_scratch_floats(d, (int)B);
@@ -245,6 +257,7 @@ attn_status attn_state_set_conv_plan(attn_state *state, const char *plan)
     if ((st = conv_plan_choose(state->conv_methods, state->model, state->B, state->threads, plan, "plan")))
         return st;
     conv_plan_text(state->conv_plan, state->conv_methods, state->model->d.nconv);
+    state->packed_fresh = 0; /* packed for the old methods */
     return ATTN_OK;
 }
 

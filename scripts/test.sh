@@ -117,7 +117,7 @@ sanitizer_suite() {
 }
 
 # The unit tests of the library's core; the learning and reference tests take too long under valgrind.
-core_tests=(api_errors safetensors checkpoint training_checkpoint errors_training kernels model_behaviour rollout losses optim conv_plan)
+core_tests=(api_errors safetensors checkpoint training_checkpoint errors_training kernels model_behaviour rollout losses optim conv_plan packing_reuse)
 valgrind_suite() {
   command -v valgrind > /dev/null || { echo "valgrind not found (Debian: apt-get install valgrind)" >&2; return 1; }
   [ -f build-vg/build.ninja ] || meson setup build-vg -Dbuildtype=debugoptimized -Dwerror=true || return 1
