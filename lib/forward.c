@@ -20,6 +20,12 @@ conv_shape layer_shape(const dims *d, int i, int B)
                         d->ow[i]};
 }
 
+size_t layer_weight_floats(const dims *d, int i)
+{
+    conv_shape cs = layer_shape(d, i, 1);
+    return (size_t)cs.cout * (size_t)conv_cols(&cs);
+}
+
 void convlstm_concat(float *xin, const float *f, const float *h_prev, const dims *d, int B)
 {
     const int F = d->F, L = d->L;
@@ -409,13 +415,8 @@ static attn_status nonfinite_step(const attn_model *m, const attn_state *s, cons
                 bad->w_max, advice);
 }
 
-/* Conv layer i's weights (i = nconv: the ConvLSTM's) and their count. */
+/* Conv layer i's weights (i = nconv: the ConvLSTM's). */
 static const float *conv_weights(const attn_model *m, int i) { return i < m->d.nconv ? m->w.conv_w[i] : m->w.clstm_w; }
-static size_t conv_weight_count(const attn_model *m, int i)
-{
-    conv_shape cs = layer_shape(&m->d, i, 1);
-    return (size_t)cs.cout * (size_t)conv_cols(&cs);
-}
 
 /* Whether state->packed is the packing of the model's conv weights as they are now. Compared bit for bit
  * (memcmp), not by a version number: a host may write the weights through attn_model_params at any time, and
@@ -425,7 +426,7 @@ static int packing_is_current(const attn_model *m, const attn_state *s)
     if (!s->packed_fresh) return 0;
     const float *from = s->packed_from;
     for (int i = 0; i <= m->d.nconv; i++) {
-        const size_t n = conv_weight_count(m, i);
+        const size_t n = layer_weight_floats(&m->d, i);
         if (memcmp(from, conv_weights(m, i), sizeof(float) * n)) return 0;
         from += n;
     }
@@ -436,7 +437,7 @@ static void remember_packing(const attn_model *m, attn_state *s)
 {
     float *to = s->packed_from;
     for (int i = 0; i <= m->d.nconv; i++) {
-        const size_t n = conv_weight_count(m, i);
+        const size_t n = layer_weight_floats(&m->d, i);
         memcpy(to, conv_weights(m, i), sizeof(float) * n);
         to += n;
     }

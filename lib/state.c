@@ -138,13 +138,10 @@ static long packed_floats(const dims *d, int B)
 }
 
 /* Floats of attn_state.packed_from: every conv layer's weights and the ConvLSTM's. */
-static long conv_weight_floats(const dims *d)
+static size_t conv_weight_floats(const dims *d)
 {
-    long n = 0;
-    for (int i = 0; i <= d->nconv; i++) {
-        conv_shape cs = layer_shape(d, i, 1);
-        n += cs.cout * conv_cols(&cs);
-    }
+    size_t n = 0;
+    for (int i = 0; i <= d->nconv; i++) n += layer_weight_floats(d, i);
     return n;
 }
 

@@ -8,6 +8,8 @@
 
 /* The conv_shape of conv layer i, or of the ConvLSTM's gate convolution when i == nconv, for B images. */
 conv_shape layer_shape(const dims *d, int i, int B);
+/* Floats of that layer's weights ([out][in][k][k]). */
+size_t layer_weight_floats(const dims *d, int i);
 
 /* xin [B·P][F+L] = [f, h_prev] per grid cell: the ConvLSTM's input. */
 void convlstm_concat(float *xin, const float *f, const float *h_prev, const dims *d, int B);
